@@ -1,0 +1,59 @@
+#pragma once
+// One interface, several engines: the reference backend (scalar, the oracle for tests), the
+// optimized CPU backend (OpenBLAS + AVX2 kernels) and, when built with CUDA, the GPU backend.
+//
+// A Backend makes an Evaluator for one problem shape (architecture, mask, pixel grid). The
+// Evaluator owns every buffer the problem needs, allocated once, so a fit of N steps allocates
+// nothing per step and a GPU evaluator can keep its buffers on the device.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "msinr/architecture.hpp"
+#include "msinr/mask.hpp"
+#include "msinr/siren.hpp"
+
+namespace msinr {
+
+class Evaluator {
+ public:
+  virtual ~Evaluator() = default;
+  // Network output on the grid: pixels x out_features, interleaved (pixel-major, row by row).
+  virtual void forward(const float* params, float* out) = 0;
+  // Mean squared error over all pixels and channels against `target` (same layout as forward's
+  // output), and its gradient with respect to every parameter (param_count floats, overwritten).
+  // Gradients of masked-out weights are exactly zero. Returns the loss.
+  virtual double loss_and_gradient(const float* params, const float* target, float* grad) = 0;
+  // The loss alone (no gradient).
+  virtual double loss(const float* params, const float* target) = 0;
+};
+
+enum class BackendKind { kReference, kCpu, kCuda };
+
+// Tuning of the optimized CPU backend; the defaults are what `msinr bench fit` measured best.
+struct CpuBackendOptions {
+  int threads = 0;                     // 0: OpenMP's default (all cores)
+  int block_pixels = 256;              // pixels per cache block (rounded up to a multiple of 8)
+  double sparse_below_density = 0.30;  // a layer whose kept-weight density is below this runs sparse
+  enum class Kernels { kAuto, kGeneric, kAvx2 } kernels = Kernels::kAuto;  // kAuto: best the CPU runs
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendKind kind() const = 0;
+  // Human-readable: which engine and which device or instruction set it uses.
+  virtual std::string description() const = 0;
+  // Throws kInvalidArgument if the mask does not fit the architecture or the grid is empty.
+  virtual std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask,
+                                                    const Grid& grid) = 0;
+};
+
+std::unique_ptr<Backend> make_reference_backend();
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
+// Throws Error(kDevice) when this build has no CUDA backend or no usable GPU is present.
+std::unique_ptr<Backend> make_cuda_backend();
+bool cuda_backend_available();
+const char* backend_kind_name(BackendKind kind);
+
+}  // namespace msinr

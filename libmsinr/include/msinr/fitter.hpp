@@ -1,0 +1,61 @@
+#pragma once
+// Per-image fitting: full-batch Adam from a given initialization with a fixed mask.
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "msinr/backend.hpp"
+
+namespace msinr {
+
+// PyTorch's torch.optim.Adam semantics (bias-corrected, eps added after the square root).
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+
+class Adam {
+ public:
+  Adam(std::size_t param_count, const AdamConfig& config);
+  // One step on every parameter the mask keeps; masked parameters are set to exactly zero.
+  void step(float* params, const float* grad, const Mask& mask);
+  int steps_taken() const { return t_; }
+  const AdamConfig& config() const { return config_; }
+
+ private:
+  AdamConfig config_;
+  std::vector<float> m_, v_;
+  int t_ = 0;
+};
+
+struct FitProgress {
+  int step = 0;        // 1-based index of the step just taken
+  double loss = 0.0;   // loss of the parameters the step started from
+  double psnr = 0.0;   // the paper's PSNR of that loss: -10 log10(MSE), peak 1
+};
+
+struct FitOptions {
+  int steps = 100;
+  AdamConfig adam;
+  // Called after every step; return false to stop early (the result then says so).
+  std::function<bool(const FitProgress&)> on_step;
+};
+
+struct FitResult {
+  int steps_taken = 0;
+  bool cancelled = false;
+  double final_loss = 0.0;  // loss of the returned parameters
+  double final_psnr = 0.0;
+  double seconds = 0.0;
+};
+
+double psnr_from_mse(double mse);
+
+// Fits `params` (in place; param_count floats, masked entries forced to zero) to `target`
+// (pixels x out_features in [0, 1]).
+FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params, const float* target,
+              const FitOptions& options);
+
+}  // namespace msinr

@@ -1,0 +1,23 @@
+#include "msinr/backend.hpp"
+
+#include "msinr/error.hpp"
+
+namespace msinr {
+
+#if !defined(MSINR_HAVE_CUDA)
+std::unique_ptr<Backend> make_cuda_backend() {
+  throw Error(ErrorCode::kDevice, "this msinr was built without the CUDA backend (configure with nvcc present)");
+}
+bool cuda_backend_available() { return false; }
+#endif
+
+const char* backend_kind_name(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::kReference: return "reference";
+    case BackendKind::kCpu: return "cpu";
+    case BackendKind::kCuda: return "cuda";
+  }
+  return "unknown";
+}
+
+}  // namespace msinr

@@ -1,0 +1,334 @@
+// The optimized CPU backend.
+//
+// The image is cut into blocks of a few hundred pixels; one thread carries a block through the
+// whole network forward and backward while its activations are still in cache, and adds the
+// block's gradient into a per-thread accumulator (no locks; one reduction at the end). Inside a
+// block each layer runs dense (OpenBLAS sgemm, single-threaded: the parallelism is over blocks)
+// or sparse (CSR kernels and a sampled dense-dense product for the weight gradient), chosen per
+// layer by its kept-weight density.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cpu/kernels.hpp"
+#include "kernels/elementwise.hpp"
+#include "msinr/backend.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr {
+namespace {
+
+// 64-byte aligned float storage: rows start on cache lines and vector loads never split one.
+class AlignedFloats {
+ public:
+  AlignedFloats() = default;
+  explicit AlignedFloats(std::size_t n) { resize(n); }
+  void resize(std::size_t n) {
+    const std::size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+    data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+    if (!data_) throw std::bad_alloc();
+    size_ = n;
+    std::fill(data_.get(), data_.get() + n, 0.0f);
+  }
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t size_ = 0;
+};
+
+// Sparsity structure of one layer's weight matrix (out x in), in both orientations: rows of W
+// for the forward product, rows of W^T for the input gradient. Fixed by the mask; only the
+// values are gathered again each call.
+struct SparseStructure {
+  std::vector<int> row_ptr, col, src;        // W:   row o, column i, flat parameter index
+  std::vector<int> t_row_ptr, t_col, t_src;  // W^T: row i, column o, flat parameter index
+  std::vector<float> val, t_val;
+};
+
+struct LayerPlan {
+  LayerView view;
+  bool sparse = false;
+  double density = 1.0;
+  SparseStructure s;
+};
+
+struct Workspace {
+  AlignedFloats x;                   // in_features x ld coordinates
+  std::vector<AlignedFloats> act;    // per layer: its output (sine layers: sin; last: network output)
+  std::vector<AlignedFloats> cosv;   // per sine layer: cos of the same argument, for backward
+  AlignedFloats d0, d1;              // gradient ping-pong buffers, max width x ld
+  AlignedFloats grad;                // this thread's gradient accumulator
+  double sse = 0.0;
+};
+
+class CpuEvaluator final : public Evaluator {
+ public:
+  CpuEvaluator(const Architecture& arch, const Mask& mask, const Grid& grid, const CpuBackendOptions& options,
+               const cpu::KernelTable& kernels)
+      : layout_(arch), mask_(mask), grid_(grid), options_(options), k_(kernels) {
+    check_mask(layout_, mask_);
+    if (grid.pixels() == 0) throw Error(ErrorCode::kInvalidArgument, "empty pixel grid");
+    block_ = std::max(8, (std::max(8, options.block_pixels) + 7) / 8 * 8);
+    threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
+    for (const LayerView& v : layout_.layers()) plan_.push_back(plan_layer(v));
+    eff_.resize(layout_.param_count());
+    int max_width = arch.in_features;
+    for (const auto& v : layout_.layers()) max_width = std::max({max_width, v.in, v.out});
+    ws_.resize(static_cast<std::size_t>(threads_));
+    for (Workspace& w : ws_) {
+      w.x.resize(static_cast<std::size_t>(arch.in_features) * block_);
+      for (const auto& v : layout_.layers()) {
+        w.act.emplace_back(static_cast<std::size_t>(v.out) * block_);
+        w.cosv.emplace_back(v.sine ? static_cast<std::size_t>(v.out) * block_ : 0);
+      }
+      w.d0.resize(static_cast<std::size_t>(max_width) * block_);
+      w.d1.resize(static_cast<std::size_t>(max_width) * block_);
+    }
+  }
+
+  void forward(const float* params, float* out) override { run(params, nullptr, nullptr, out); }
+  double loss_and_gradient(const float* params, const float* target, float* grad) override {
+    return run(params, target, grad, nullptr);
+  }
+  double loss(const float* params, const float* target) override { return run(params, target, nullptr, nullptr); }
+
+  std::string plan_summary() const {
+    std::string s;
+    for (const auto& p : plan_) s += p.sparse ? "S" : "D";
+    return s;
+  }
+
+ private:
+  LayerPlan plan_layer(const LayerView& v) const {
+    LayerPlan p;
+    p.view = v;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < v.weight_count(); ++i) kept += mask_[v.weight_offset + i];
+    p.density = static_cast<double>(kept) / static_cast<double>(v.weight_count());
+    p.sparse = p.density < options_.sparse_below_density;
+    if (!p.sparse) return p;
+    SparseStructure& s = p.s;
+    s.row_ptr.assign(1, 0);
+    for (int o = 0; o < v.out; ++o) {
+      for (int i = 0; i < v.in; ++i) {
+        const std::size_t k = v.weight_offset + static_cast<std::size_t>(o) * v.in + i;
+        if (mask_[k]) s.col.push_back(i), s.src.push_back(static_cast<int>(k));
+      }
+      s.row_ptr.push_back(static_cast<int>(s.col.size()));
+    }
+    s.t_row_ptr.assign(1, 0);
+    for (int i = 0; i < v.in; ++i) {
+      for (int o = 0; o < v.out; ++o) {
+        const std::size_t k = v.weight_offset + static_cast<std::size_t>(o) * v.in + i;
+        if (mask_[k]) s.t_col.push_back(o), s.t_src.push_back(static_cast<int>(k));
+      }
+      s.t_row_ptr.push_back(static_cast<int>(s.t_col.size()));
+    }
+    s.val.resize(s.src.size());
+    s.t_val.resize(s.t_src.size());
+    return p;
+  }
+
+  // One pass over all blocks. target == nullptr: forward only into `out`. grad == nullptr: loss only.
+  double run(const float* params, const float* target, float* grad, float* out) {
+    const std::size_t n_params = layout_.param_count();
+    for (std::size_t i = 0; i < n_params; ++i) eff_.data()[i] = mask_[i] ? params[i] : 0.0f;
+    for (LayerPlan& p : plan_) {
+      if (!p.sparse) continue;
+      for (std::size_t k = 0; k < p.s.src.size(); ++k) p.s.val[k] = eff_.data()[p.s.src[k]];
+      for (std::size_t k = 0; k < p.s.t_src.size(); ++k) p.s.t_val[k] = eff_.data()[p.s.t_src[k]];
+    }
+    // Parallelism is over pixel blocks; OpenBLAS must not start threads of its own inside them.
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+
+    const std::size_t n_pixels = grid_.pixels();
+    const std::size_t n_blocks = (n_pixels + block_ - 1) / block_;
+    const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_), n_blocks));
+#pragma omp parallel num_threads(threads)
+    {
+      Workspace& w = ws_[static_cast<std::size_t>(omp_get_thread_num())];
+      w.sse = 0.0;
+      if (grad) {
+        if (w.grad.size() != n_params) w.grad.resize(n_params);
+        std::fill(w.grad.data(), w.grad.data() + n_params, 0.0f);
+      }
+#pragma omp for schedule(dynamic, 1)
+      for (std::size_t b = 0; b < n_blocks; ++b) {
+        const std::size_t p0 = b * block_;
+        const int nb = static_cast<int>(std::min<std::size_t>(block_, n_pixels - p0));
+        process_block(w, p0, nb, target, grad != nullptr, out);
+      }
+    }
+    double sse = 0.0;
+    for (int t = 0; t < threads; ++t) sse += ws_[static_cast<std::size_t>(t)].sse;
+    if (grad) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::size_t i = 0; i < n_params; ++i) {
+        float g = 0.0f;
+        for (int t = 0; t < threads; ++t) g += ws_[static_cast<std::size_t>(t)].grad.data()[i];
+        grad[i] = mask_[i] ? g : 0.0f;  // dense products also produce values at masked positions
+      }
+    }
+    return sse / (static_cast<double>(n_pixels) * layout_.arch().out_features);
+  }
+
+  void process_block(Workspace& w, std::size_t p0, int nb, const float* target, bool want_grad, float* out) {
+    const int ld = (nb + 7) / 8 * 8;
+    const Architecture& arch = layout_.arch();
+    const float w0 = arch.w0;
+    const float* eff = eff_.data();
+    // Coordinates of this block's pixels; padding lanes are zero and get zero gradient below.
+    float* xr = w.x.data();
+    float* xc = w.x.data() + ld;
+    for (int p = 0; p < ld; ++p) {
+      if (p < nb) {
+        const std::size_t idx = p0 + static_cast<std::size_t>(p);
+        xr[p] = grid_.row_coord(static_cast<int>(idx / static_cast<std::size_t>(grid_.cols)));
+        xc[p] = grid_.col_coord(static_cast<int>(idx % static_cast<std::size_t>(grid_.cols)));
+      } else {
+        xr[p] = xc[p] = 0.0f;
+      }
+    }
+    const std::size_t n_layers = plan_.size();
+    const bool need_cos = want_grad && target;
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const LayerPlan& lp = plan_[l];
+      const LayerView& v = lp.view;
+      const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
+      float* Z = w.act[l].data();
+      if (lp.sparse) {
+        k_.csr_rows(v.out, lp.s.row_ptr.data(), lp.s.col.data(), lp.s.val.data(), A, Z, ld);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, v.out, ld, v.in, 1.0f, eff + v.weight_offset, v.in, A,
+                    ld, 0.0f, Z, ld);
+      }
+      if (v.sine) {
+        k_.bias_sincos(v.out, eff + v.bias_offset, w0, Z, Z, need_cos ? w.cosv[l].data() : nullptr, ld);
+      } else {
+        for (int o = 0; o < v.out; ++o) {
+          const float b = eff[v.bias_offset + o];
+          float* z = Z + static_cast<std::size_t>(o) * ld;
+          for (int p = 0; p < ld; ++p) z[p] += b;
+        }
+      }
+    }
+    const float* y = w.act[n_layers - 1].data();
+    const int n_out = arch.out_features;
+    if (out) {
+      for (int p = 0; p < nb; ++p)
+        for (int o = 0; o < n_out; ++o)
+          out[(p0 + static_cast<std::size_t>(p)) * n_out + o] = y[static_cast<std::size_t>(o) * ld + p];
+    }
+    if (!target) return;
+
+    // Loss, and d(loss)/d(output) into d0 (zero on padding lanes).
+    const float inv_count = static_cast<float>(1.0 / (static_cast<double>(grid_.pixels()) * n_out));
+    float* dcur = w.d0.data();
+    float* dnext = w.d1.data();
+    double sse = 0.0;
+    const LayerView& last = plan_.back().view;
+    for (int o = 0; o < n_out; ++o) {
+      float* d = dcur + static_cast<std::size_t>(o) * ld;
+      const float* yo = y + static_cast<std::size_t>(o) * ld;
+      float db = 0.0f;
+      for (int p = 0; p < ld; ++p) {
+        if (p < nb) {
+          const float t = target[(p0 + static_cast<std::size_t>(p)) * n_out + o];
+          const float diff = yo[p] - t;
+          sse += static_cast<double>(diff) * diff;
+          d[p] = kernels::mse_gradient(yo[p], t, inv_count);
+          db += d[p];
+        } else {
+          d[p] = 0.0f;
+        }
+      }
+      if (want_grad) w.grad.data()[last.bias_offset + o] += db;
+    }
+    w.sse += sse;
+    if (!want_grad) return;
+
+    float* g = w.grad.data();
+    for (std::size_t l = n_layers; l-- > 0;) {
+      const LayerPlan& lp = plan_[l];
+      const LayerView& v = lp.view;
+      if (v.sine) k_.sine_backward(v.out, w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
+      const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
+      if (lp.sparse) {
+        k_.sddmm(v.out, lp.s.row_ptr.data(), lp.s.col.data(), lp.s.src.data(), dcur, A, ld, g);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, v.out, v.in, ld, 1.0f, dcur, ld, A, ld, 1.0f,
+                    g + v.weight_offset, v.in);
+      }
+      if (l == 0) break;
+      if (lp.sparse) {
+        k_.csr_rows(v.in, lp.s.t_row_ptr.data(), lp.s.t_col.data(), lp.s.t_val.data(), dcur, dnext, ld);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, v.in, ld, v.out, 1.0f, eff + v.weight_offset, v.in, dcur,
+                    ld, 0.0f, dnext, ld);
+      }
+      std::swap(dcur, dnext);
+    }
+  }
+
+  ParamLayout layout_;
+  Mask mask_;
+  Grid grid_;
+  CpuBackendOptions options_;
+  const cpu::KernelTable& k_;
+  int block_ = 256;
+  int threads_ = 1;
+  std::vector<LayerPlan> plan_;
+  AlignedFloats eff_;  // params with masked entries forced to zero
+  std::vector<Workspace> ws_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const CpuBackendOptions& options) : options_(options), k_(select(options)) {}
+  BackendKind kind() const override { return BackendKind::kCpu; }
+  std::string description() const override {
+    const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+    return std::string("cpu (") + k_.name + " kernels, OpenBLAS sgemm, " + std::to_string(threads) + " threads)";
+  }
+  std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask, const Grid& grid) override {
+    return std::make_unique<CpuEvaluator>(arch, mask, grid, options_, k_);
+  }
+
+ private:
+  static const cpu::KernelTable& select(const CpuBackendOptions& o) {
+    using K = CpuBackendOptions::Kernels;
+    if (o.kernels == K::kGeneric) return cpu::generic_kernels();
+    if (o.kernels == K::kAvx2 && !cpu::cpu_supports_avx2_fma())
+      throw Error(ErrorCode::kDevice, "AVX2+FMA kernels requested but this CPU lacks AVX2 or FMA");
+    return cpu::cpu_supports_avx2_fma() ? cpu::avx2_kernels() : cpu::generic_kernels();
+  }
+  CpuBackendOptions options_;
+  const cpu::KernelTable& k_;
+};
+
+}  // namespace
+
+namespace cpu {
+bool cpu_supports_avx2_fma() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
+
+}  // namespace msinr

@@ -1,0 +1,31 @@
+#pragma once
+// The CPU backend's inner loops, in one table per instruction set (libwebp style): a portable
+// variant and an AVX2+FMA variant built from the same source, chosen at run time.
+//
+// Activation blocks are feature-major: feature f of a block of `ld` pixels sits at [f * ld, f * ld + ld),
+// with ld a multiple of 8 so every row is whole vectors.
+#include <cstddef>
+
+namespace msinr::cpu {
+
+struct KernelTable {
+  const char* name;
+  // Z[o] = sum over k in [row_ptr[o], row_ptr[o+1]) of val[k] * A[col[k]]   (rows of ld floats)
+  void (*csr_rows)(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld);
+  // grad[dst[k]] += dot(dZ[o], A[col[k]]) for every k in row o: the weight gradient sampled at
+  // the mask's positions (sampled dense-dense product).
+  void (*sddmm)(int rows, const int* row_ptr, const int* col, const int* dst, const float* dZ, const float* A,
+                int ld, float* grad);
+  // S[o] = sin(w0 (Z[o] + bias[o])), C[o] = cos(same); C may be null (forward only).
+  void (*bias_sincos)(int rows, const float* bias, float w0, const float* Z, float* S, float* C, int ld);
+  // dZ[o] = dH[o] * w0 * C[o]; db[o] += sum of dZ[o].
+  void (*sine_backward)(int rows, float w0, const float* dH, const float* C, float* dZ, float* db, int ld);
+  // Elementwise sin and cos of n floats (n a multiple of 8); exposed for accuracy tests.
+  void (*sincos)(const float* x, float* s, float* c, std::size_t n);
+};
+
+const KernelTable& generic_kernels();
+const KernelTable& avx2_kernels();
+bool cpu_supports_avx2_fma();
+
+}  // namespace msinr::cpu

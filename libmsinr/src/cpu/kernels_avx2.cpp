@@ -1,0 +1,11 @@
+// Compiled with -mavx2 -mfma (see libmsinr/CMakeLists.txt); entered only after cpu_supports_avx2_fma().
+#define MSINR_KERNEL_NS avx2
+#include "cpu/kernels_impl.hpp"
+
+namespace msinr::cpu {
+const KernelTable& avx2_kernels() {
+  static const KernelTable table{"avx2+fma", avx2::csr_rows, avx2::sddmm, avx2::bias_sincos, avx2::sine_backward,
+                                 avx2::sincos};
+  return table;
+}
+}  // namespace msinr::cpu

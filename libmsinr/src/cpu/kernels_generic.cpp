@@ -1,0 +1,10 @@
+#define MSINR_KERNEL_NS generic
+#include "cpu/kernels_impl.hpp"
+
+namespace msinr::cpu {
+const KernelTable& generic_kernels() {
+  static const KernelTable table{"generic", generic::csr_rows, generic::sddmm, generic::bias_sincos,
+                                 generic::sine_backward, generic::sincos};
+  return table;
+}
+}  // namespace msinr::cpu

@@ -1,0 +1,56 @@
+#include "msinr/fitter.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "kernels/elementwise.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr {
+
+Adam::Adam(std::size_t param_count, const AdamConfig& config)
+    : config_(config), m_(param_count, 0.0f), v_(param_count, 0.0f) {}
+
+void Adam::step(float* params, const float* grad, const Mask& mask) {
+  if (mask.size() != m_.size()) throw Error(ErrorCode::kInvalidArgument, "Adam: mask size does not match");
+  ++t_;
+  const auto s = kernels::adam_step_scalars(config_.lr, config_.beta1, config_.beta2, t_);
+  for (std::size_t i = 0; i < m_.size(); ++i)
+    kernels::adam_update(params[i], m_[i], v_[i], grad[i], mask[i] != 0, config_.beta1, config_.beta2, config_.eps, s);
+}
+
+double psnr_from_mse(double mse) {
+  if (mse <= 0.0) return std::numeric_limits<double>::infinity();
+  return -10.0 * std::log10(mse);
+}
+
+FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params, const float* target,
+              const FitOptions& options) {
+  if (params.size() != mask.size())
+    throw Error(ErrorCode::kInvalidArgument, "fit: parameter and mask sizes differ");
+  if (options.steps < 0) throw Error(ErrorCode::kInvalidArgument, "fit: negative step count");
+  const auto start = std::chrono::steady_clock::now();
+  apply_mask(mask, params);
+  Adam adam(params.size(), options.adam);
+  std::vector<float> grad(params.size());
+  FitResult result;
+  for (int step = 1; step <= options.steps; ++step) {
+    const double loss = evaluator.loss_and_gradient(params.data(), target, grad.data());
+    if (!std::isfinite(loss))
+      throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
+                                            " (try a smaller learning rate)");
+    adam.step(params.data(), grad.data(), mask);
+    result.steps_taken = step;
+    if (options.on_step && !options.on_step({step, loss, psnr_from_mse(loss)})) {
+      result.cancelled = true;
+      break;
+    }
+  }
+  result.final_loss = evaluator.loss(params.data(), target);
+  result.final_psnr = psnr_from_mse(result.final_loss);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace msinr

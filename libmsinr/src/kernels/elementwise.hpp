@@ -1,0 +1,61 @@
+#pragma once
+// Per-element math shared by every backend. Written once as __host__ __device__ functions so the
+// CUDA kernels run exactly the arithmetic the CPU tests check on every CI run.
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define MSINR_HD __host__ __device__ __forceinline__
+#else
+#define MSINR_HD inline
+#endif
+
+namespace msinr::kernels {
+
+// Sine layer forward: pre-activation z = W x (without bias) -> argument w0 (z + b).
+template <class T>
+MSINR_HD T sine_argument(T z, T bias, T w0) {
+  return w0 * (z + bias);
+}
+
+// Sine layer backward: dL/dz = dL/dy * w0 * cos(w0 (z + b)), given the stored cosine.
+template <class T>
+MSINR_HD T sine_backward(T upstream, T cos_of_argument, T w0) {
+  return upstream * w0 * cos_of_argument;
+}
+
+// d(MSE)/d(output) for one element: 2 (y - t) / count.
+template <class T>
+MSINR_HD T mse_gradient(T output, T target, T inv_count) {
+  return T(2) * (output - target) * inv_count;
+}
+
+// Bias corrections of Adam at step t (1-based), computed once per step on the host.
+struct AdamStepScalars {
+  float lr_over_bc1;      // lr / (1 - beta1^t)
+  float inv_sqrt_bc2;     // 1 / sqrt(1 - beta2^t)
+};
+
+inline AdamStepScalars adam_step_scalars(float lr, float beta1, float beta2, int t) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), t);
+  const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), t);
+  return {static_cast<float>(lr / bc1), static_cast<float>(1.0 / std::sqrt(bc2))};
+}
+
+// One Adam update of one parameter, as torch.optim.Adam (foreach=False) computes it:
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
+// A masked-out parameter stays exactly zero, and its moments stay zero.
+MSINR_HD void adam_update(float& p, float& m, float& v, float g, bool keep, float beta1, float beta2, float eps,
+                          AdamStepScalars s) {
+  if (!keep) {
+    p = 0.0f;
+    m = 0.0f;
+    v = 0.0f;
+    return;
+  }
+  m = beta1 * m + (1.0f - beta1) * g;
+  v = beta2 * v + (1.0f - beta2) * g * g;
+  const float denom = sqrtf(v) * s.inv_sqrt_bc2 + eps;
+  p -= s.lr_over_bc1 * (m / denom);
+}
+
+}  // namespace msinr::kernels

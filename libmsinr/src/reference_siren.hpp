@@ -1,0 +1,89 @@
+#pragma once
+// The reference SIREN: scalar loops, one pixel at a time, templated on the scalar type so tests
+// can run it in double precision against finite differences. Obviously correct, deliberately slow.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/elementwise.hpp"
+#include "msinr/architecture.hpp"
+#include "msinr/siren.hpp"
+
+namespace msinr::reference {
+
+// Returns the MSE; fills out (pixels x out, may be null) and grad (param_count, may be null).
+// Masked weights are treated as zero and get zero gradient whatever `params` holds there.
+template <class T>
+T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T* params, const Grid& grid,
+                    const T* target, T* grad, T* out) {
+  const auto& layers = layout.layers();
+  const T w0 = static_cast<T>(layout.arch().w0);
+  const std::size_t n_pixels = grid.pixels();
+  const int n_out = layout.arch().out_features;
+  auto weight = [&](const LayerView& v, int o, int i) -> T {
+    const std::size_t k = v.weight_offset + static_cast<std::size_t>(o) * v.in + i;
+    return mask[k] ? params[k] : T(0);
+  };
+  if (grad)
+    for (std::size_t k = 0; k < layout.param_count(); ++k) grad[k] = T(0);
+
+  std::vector<std::vector<T>> act(layers.size() + 1), cosv(layers.size());
+  std::vector<T> delta, next_delta;
+  const T inv_count = T(1) / static_cast<T>(n_pixels * n_out);
+  T sse = 0;
+  for (int r = 0; r < grid.rows; ++r) {
+    for (int c = 0; c < grid.cols; ++c) {
+      const std::size_t p = static_cast<std::size_t>(r) * grid.cols + c;
+      act[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        const LayerView& v = layers[l];
+        act[l + 1].assign(v.out, T(0));
+        if (v.sine) cosv[l].assign(v.out, T(0));
+        for (int o = 0; o < v.out; ++o) {
+          T z = 0;
+          for (int i = 0; i < v.in; ++i) z += weight(v, o, i) * act[l][i];
+          if (v.sine) {
+            const T a = kernels::sine_argument(z, params[v.bias_offset + o], w0);
+            act[l + 1][o] = std::sin(a);
+            cosv[l][o] = std::cos(a);
+          } else {
+            act[l + 1][o] = z + params[v.bias_offset + o];
+          }
+        }
+      }
+      const std::vector<T>& y = act[layers.size()];
+      delta.assign(n_out, T(0));
+      for (int o = 0; o < n_out; ++o) {
+        if (out) out[p * n_out + o] = y[o];
+        if (target) {
+          const T d = y[o] - target[p * n_out + o];
+          sse += d * d;
+          delta[o] = kernels::mse_gradient(y[o], target[p * n_out + o], inv_count);
+        }
+      }
+      if (!grad || !target) continue;
+      // Backward: delta holds dL/d(pre-activation) of layer l.
+      for (std::size_t l = layers.size(); l-- > 0;) {
+        const LayerView& v = layers[l];
+        if (v.sine)
+          for (int o = 0; o < v.out; ++o) delta[o] = kernels::sine_backward(delta[o], cosv[l][o], w0);
+        for (int o = 0; o < v.out; ++o) {
+          grad[v.bias_offset + o] += delta[o];
+          for (int i = 0; i < v.in; ++i) {
+            const std::size_t k = v.weight_offset + static_cast<std::size_t>(o) * v.in + i;
+            if (mask[k]) grad[k] += delta[o] * act[l][i];
+          }
+        }
+        if (l == 0) break;
+        next_delta.assign(v.in, T(0));
+        for (int o = 0; o < v.out; ++o)
+          for (int i = 0; i < v.in; ++i) next_delta[i] += weight(v, o, i) * delta[o];
+        delta.swap(next_delta);
+      }
+    }
+  }
+  return sse * inv_count;
+}
+
+}  // namespace msinr::reference
