@@ -34,6 +34,17 @@ class ReferenceEvaluator final : public Evaluator {
     return loss;
   }
 
+  double gradient_and_hvp(const float* params, const float* v, const float* target, float* grad,
+                          float* hv) override {
+    to_double(params);
+    const std::size_t n = layout_.param_count();
+    std::vector<double> vd(v, v + n), t(target, target + grid_.pixels() * layout_.arch().out_features), g(n), h(n);
+    const double loss = reference::gradient_and_hvp<double>(layout_, mask_.data(), p_.data(), vd.data(), grid_,
+                                                            t.data(), g.data(), h.data());
+    for (std::size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(g[i]), hv[i] = static_cast<float>(h[i]);
+    return loss;
+  }
+
   double loss(const float* params, const float* target) override {
     to_double(params);
     std::vector<double> t(target, target + grid_.pixels() * layout_.arch().out_features);

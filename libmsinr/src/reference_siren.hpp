@@ -87,3 +87,101 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
 }
 
 }  // namespace msinr::reference
+
+namespace msinr::reference {
+
+// Gradient and Hessian-vector product H v of the MSE at `params`, by Pearlmutter's R-operator:
+// every forward and backward quantity q gets a companion R{q} = d/dr q(params + r v) at r = 0,
+// propagated alongside it. Exact (no finite differences), never materializes H.
+// Masked weights: their entries of v are ignored and their entries of hv are zero.
+template <class T>
+T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T* params, const T* v, const Grid& grid,
+                   const T* target, T* grad, T* hv) {
+  const auto& layers = layout.layers();
+  const std::size_t L = layers.size();
+  const T w0 = static_cast<T>(layout.arch().w0);
+  const std::size_t n_pixels = grid.pixels();
+  const int n_out = layout.arch().out_features;
+  auto at = [&](const T* vec, const LayerView& lv, int o, int i) -> T {
+    const std::size_t k = lv.weight_offset + static_cast<std::size_t>(o) * lv.in + i;
+    return mask[k] ? vec[k] : T(0);
+  };
+  for (std::size_t k = 0; k < layout.param_count(); ++k) grad[k] = hv[k] = T(0);
+  const T inv_count = T(1) / static_cast<T>(n_pixels * n_out);
+  // a[l]: input of layer l; ra[l] its R{}; z[l]: w0 (W a + b) for sine layers, W a + b for the last.
+  std::vector<std::vector<T>> a(L + 1), ra(L + 1), s(L), rs(L);
+  T sse = 0;
+  for (int r = 0; r < grid.rows; ++r) {
+    for (int c = 0; c < grid.cols; ++c) {
+      const std::size_t p = static_cast<std::size_t>(r) * grid.cols + c;
+      a[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
+      ra[0] = {T(0), T(0)};
+      for (std::size_t l = 0; l < L; ++l) {
+        const LayerView& lv = layers[l];
+        a[l + 1].assign(lv.out, T(0));
+        ra[l + 1].assign(lv.out, T(0));
+        s[l].assign(lv.out, T(0));
+        rs[l].assign(lv.out, T(0));
+        for (int o = 0; o < lv.out; ++o) {
+          T z = params[lv.bias_offset + o], rz = v[lv.bias_offset + o];
+          for (int i = 0; i < lv.in; ++i) {
+            z += at(params, lv, o, i) * a[l][i];
+            rz += at(v, lv, o, i) * a[l][i] + at(params, lv, o, i) * ra[l][i];
+          }
+          if (lv.sine) {
+            s[l][o] = w0 * z;
+            rs[l][o] = w0 * rz;
+            a[l + 1][o] = std::sin(s[l][o]);
+            ra[l + 1][o] = std::cos(s[l][o]) * rs[l][o];
+          } else {
+            a[l + 1][o] = z;
+            ra[l + 1][o] = rz;
+          }
+        }
+      }
+      // Backward: d = dL/d(pre-activation), rd = R{d}.
+      std::vector<T> d(n_out), rd(n_out);
+      for (int o = 0; o < n_out; ++o) {
+        const T y = a[L][o];
+        const T diff = y - target[p * n_out + o];
+        sse += diff * diff;
+        d[o] = T(2) * diff * inv_count;
+        rd[o] = T(2) * ra[L][o] * inv_count;
+      }
+      for (std::size_t l = L; l-- > 0;) {
+        const LayerView& lv = layers[l];
+        if (lv.sine) {
+          for (int o = 0; o < lv.out; ++o) {
+            const T cs = std::cos(s[l][o]), sn = std::sin(s[l][o]);
+            // d(pre) = dh * w0 cos(s);  R{d(pre)} = R{dh} w0 cos(s) - dh w0 sin(s) R{s}
+            const T dpre = d[o] * w0 * cs;
+            rd[o] = rd[o] * w0 * cs - d[o] * w0 * sn * rs[l][o];
+            d[o] = dpre;
+          }
+        }
+        for (int o = 0; o < lv.out; ++o) {
+          grad[lv.bias_offset + o] += d[o];
+          hv[lv.bias_offset + o] += rd[o];
+          for (int i = 0; i < lv.in; ++i) {
+            const std::size_t k = lv.weight_offset + static_cast<std::size_t>(o) * lv.in + i;
+            if (!mask[k]) continue;
+            grad[k] += d[o] * a[l][i];
+            hv[k] += rd[o] * a[l][i] + d[o] * ra[l][i];
+          }
+        }
+        if (l == 0) break;
+        std::vector<T> nd(lv.in, T(0)), nrd(lv.in, T(0));
+        for (int o = 0; o < lv.out; ++o)
+          for (int i = 0; i < lv.in; ++i) {
+            nd[i] += at(params, lv, o, i) * d[o];
+            nrd[i] += at(v, lv, o, i) * d[o] + at(params, lv, o, i) * rd[o];
+          }
+        d.swap(nd);
+        rd.swap(nrd);
+      }
+    }
+  }
+  return sse * inv_count;
+}
+
+}  // namespace msinr::reference

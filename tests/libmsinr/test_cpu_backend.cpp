@@ -119,3 +119,39 @@ TEST_CASE("vectorised sincos is accurate over the SIREN argument range") {
     CHECK(worst < 3e-7);
   }
 }
+
+TEST_CASE("CPU Hessian-vector product matches the reference, dense and sparse paths") {
+  auto reference = make_reference_backend();
+  for (double density : {1.0, 0.5, 0.1, 0.02}) {
+    Architecture arch{2, 24, 3, 3, 200.0f};
+    ParamLayout layout(arch);
+    const Mask mask = density == 1.0 ? dense_mask(layout) : test::random_mask(layout, density, 31);
+    auto params = siren_init(arch, 8);
+    std::vector<float> v(params.size());
+    Rng rng(4);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = rng.uniform(-1.0f, 1.0f) * (std::fabs(params[i]) + 1e-3f);
+    const Grid grid{9, 7};
+    auto target = test::synthetic_target(grid.rows, grid.cols);
+    std::vector<float> rg(params.size()), rh(params.size());
+    const double rloss = reference->make_evaluator(arch, mask, grid)
+                             ->gradient_and_hvp(params.data(), v.data(), target.data(), rg.data(), rh.data());
+    for (auto kernels : kernel_variants()) {
+      for (double sparse_below : {0.0, 1.01}) {
+        CpuBackendOptions opt;
+        opt.kernels = kernels;
+        opt.sparse_below_density = sparse_below;
+        opt.block_pixels = 16;
+        auto ev = make_cpu_backend(opt)->make_evaluator(arch, mask, grid);
+        std::vector<float> g(params.size()), h(params.size(), 7.0f);
+        const double loss = ev->gradient_and_hvp(params.data(), v.data(), target.data(), g.data(), h.data());
+        CAPTURE(density);
+        CAPTURE(sparse_below);
+        CHECK(std::fabs(loss - rloss) <= kOutputTolerance * rloss);
+        CHECK(test::rel_max_err(g, rg) < kGradientTolerance);
+        CHECK(test::rel_max_err(h, rh) < kGradientTolerance);
+        for (std::size_t i = 0; i < mask.size(); ++i)
+          if (!mask[i]) REQUIRE(h[i] == 0.0f);
+      }
+    }
+  }
+}

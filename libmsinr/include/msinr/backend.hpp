@@ -26,6 +26,11 @@ class Evaluator {
   virtual double loss_and_gradient(const float* params, const float* target, float* grad) = 0;
   // The loss alone (no gradient).
   virtual double loss(const float* params, const float* target) = 0;
+  // Gradient and the Hessian-vector product H v at `params` in one pass (exact: Pearlmutter's
+  // R-operator, no finite differences, no Hessian in memory). Masked entries of v are ignored and
+  // those of hv are zero. Returns the loss. Second-order MAML needs two of these per task.
+  virtual double gradient_and_hvp(const float* params, const float* v, const float* target, float* grad,
+                                  float* hv) = 0;
 };
 
 enum class BackendKind { kReference, kCpu, kCuda };

@@ -54,7 +54,8 @@ class AlignedFloats {
 struct SparseStructure {
   std::vector<int> row_ptr, col, src;        // W:   row o, column i, flat parameter index
   std::vector<int> t_row_ptr, t_col, t_src;  // W^T: row i, column o, flat parameter index
-  std::vector<float> val, t_val;
+  std::vector<float> val, t_val;             // W's values in both orders
+  std::vector<float> vval, t_vval;           // the HVP direction's values, same structure
 };
 
 struct LayerPlan {
@@ -70,6 +71,11 @@ struct Workspace {
   std::vector<AlignedFloats> cosv;   // per sine layer: cos of the same argument, for backward
   AlignedFloats d0, d1;              // gradient ping-pong buffers, max width x ld
   AlignedFloats grad;                // this thread's gradient accumulator
+  // R-operator (Hessian-vector product) companions, allocated on first use.
+  std::vector<AlignedFloats> ract;   // per layer: R{output}
+  std::vector<AlignedFloats> rs;     // per sine layer: R{w0 (z + b)}
+  AlignedFloats r0, r1;              // R{gradient} ping-pong
+  AlignedFloats hv;                  // this thread's H v accumulator
   double sse = 0.0;
 };
 
@@ -98,11 +104,16 @@ class CpuEvaluator final : public Evaluator {
     }
   }
 
-  void forward(const float* params, float* out) override { run(params, nullptr, nullptr, out); }
+  void forward(const float* params, float* out) override { run(params, nullptr, nullptr, nullptr, nullptr, out); }
   double loss_and_gradient(const float* params, const float* target, float* grad) override {
-    return run(params, target, grad, nullptr);
+    return run(params, nullptr, target, grad, nullptr, nullptr);
   }
-  double loss(const float* params, const float* target) override { return run(params, target, nullptr, nullptr); }
+  double loss(const float* params, const float* target) override {
+    return run(params, nullptr, target, nullptr, nullptr, nullptr);
+  }
+  double gradient_and_hvp(const float* params, const float* v, const float* target, float* grad, float* hv) override {
+    return run(params, v, target, grad, hv, nullptr);
+  }
 
   std::string plan_summary() const {
     std::string s;
@@ -138,17 +149,27 @@ class CpuEvaluator final : public Evaluator {
     }
     s.val.resize(s.src.size());
     s.t_val.resize(s.t_src.size());
+    s.vval.resize(s.src.size());
+    s.t_vval.resize(s.t_src.size());
     return p;
   }
 
   // One pass over all blocks. target == nullptr: forward only into `out`. grad == nullptr: loss only.
-  double run(const float* params, const float* target, float* grad, float* out) {
+  // v != nullptr: also H v into hv (R-operator pass; needs target and grad).
+  double run(const float* params, const float* v, const float* target, float* grad, float* hv, float* out) {
     const std::size_t n_params = layout_.param_count();
     for (std::size_t i = 0; i < n_params; ++i) eff_.data()[i] = mask_[i] ? params[i] : 0.0f;
+    if (v) {
+      if (eff_v_.size() != n_params) eff_v_.resize(n_params);
+      for (std::size_t i = 0; i < n_params; ++i) eff_v_.data()[i] = mask_[i] ? v[i] : 0.0f;
+    }
     for (LayerPlan& p : plan_) {
       if (!p.sparse) continue;
       for (std::size_t k = 0; k < p.s.src.size(); ++k) p.s.val[k] = eff_.data()[p.s.src[k]];
       for (std::size_t k = 0; k < p.s.t_src.size(); ++k) p.s.t_val[k] = eff_.data()[p.s.t_src[k]];
+      if (!v) continue;
+      for (std::size_t k = 0; k < p.s.src.size(); ++k) p.s.vval[k] = eff_v_.data()[p.s.src[k]];
+      for (std::size_t k = 0; k < p.s.t_src.size(); ++k) p.s.t_vval[k] = eff_v_.data()[p.s.t_src[k]];
     }
     // Parallelism is over pixel blocks; OpenBLAS must not start threads of its own inside them.
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
@@ -164,11 +185,15 @@ class CpuEvaluator final : public Evaluator {
         if (w.grad.size() != n_params) w.grad.resize(n_params);
         std::fill(w.grad.data(), w.grad.data() + n_params, 0.0f);
       }
+      if (v) {
+        allocate_r_buffers(w);
+        std::fill(w.hv.data(), w.hv.data() + n_params, 0.0f);
+      }
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::size_t p0 = b * block_;
         const int nb = static_cast<int>(std::min<std::size_t>(block_, n_pixels - p0));
-        process_block(w, p0, nb, target, grad != nullptr, out);
+        process_block(w, p0, nb, target, grad != nullptr, v != nullptr, out);
       }
     }
     double sse = 0.0;
@@ -181,14 +206,65 @@ class CpuEvaluator final : public Evaluator {
         grad[i] = mask_[i] ? g : 0.0f;  // dense products also produce values at masked positions
       }
     }
+    if (hv) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::size_t i = 0; i < n_params; ++i) {
+        float h = 0.0f;
+        for (int t = 0; t < threads; ++t) h += ws_[static_cast<std::size_t>(t)].hv.data()[i];
+        hv[i] = mask_[i] ? h : 0.0f;
+      }
+    }
     return sse / (static_cast<double>(n_pixels) * layout_.arch().out_features);
   }
 
-  void process_block(Workspace& w, std::size_t p0, int nb, const float* target, bool want_grad, float* out) {
+  void allocate_r_buffers(Workspace& w) {
+    if (!w.ract.empty()) return;
+    for (const auto& v : layout_.layers()) {
+      w.ract.emplace_back(static_cast<std::size_t>(v.out) * block_);
+      w.rs.emplace_back(v.sine ? static_cast<std::size_t>(v.out) * block_ : 0);
+    }
+    w.r0.resize(w.d0.size());
+    w.r1.resize(w.d1.size());
+    w.hv.resize(layout_.param_count());
+  }
+
+  // dst (rows x ld) (+)= M (rows x cols, flat row-major at `m`, or sparse values) * src (cols x ld).
+  void product(const LayerPlan& lp, bool transpose, const float* m_dense, const std::vector<float>& m_val,
+               const std::vector<float>& m_tval, const float* src, float* dst, int ld, bool accumulate) const {
+    const LayerView& v = lp.view;
+    if (lp.sparse) {
+      if (!transpose)
+        k_.csr_rows(v.out, lp.s.row_ptr.data(), lp.s.col.data(), m_val.data(), src, dst, ld, accumulate);
+      else
+        k_.csr_rows(v.in, lp.s.t_row_ptr.data(), lp.s.t_col.data(), m_tval.data(), src, dst, ld, accumulate);
+    } else if (!transpose) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, v.out, ld, v.in, 1.0f, m_dense + v.weight_offset, v.in,
+                  src, ld, accumulate ? 1.0f : 0.0f, dst, ld);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, v.in, ld, v.out, 1.0f, m_dense + v.weight_offset, v.in, src,
+                  ld, accumulate ? 1.0f : 0.0f, dst, ld);
+    }
+  }
+
+  // acc[weights of layer] += dZ (out x ld) * A^T (ld x in), at the mask's positions when sparse.
+  void weight_gradient(const LayerPlan& lp, const float* dZ, const float* A, float* acc, int ld) const {
+    const LayerView& v = lp.view;
+    if (lp.sparse)
+      k_.sddmm(v.out, lp.s.row_ptr.data(), lp.s.col.data(), lp.s.src.data(), dZ, A, ld, acc);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, v.out, v.in, ld, 1.0f, dZ, ld, A, ld, 1.0f,
+                  acc + v.weight_offset, v.in);
+  }
+
+  // One block of pixels through the network: forward, loss, backward, and with `rmode` the
+  // R-operator companions of each (Pearlmutter 1994) for H v.
+  void process_block(Workspace& w, std::size_t p0, int nb, const float* target, bool want_grad, bool rmode,
+                     float* out) {
     const int ld = (nb + 7) / 8 * 8;
     const Architecture& arch = layout_.arch();
     const float w0 = arch.w0;
     const float* eff = eff_.data();
+    const float* effv = rmode ? eff_v_.data() : nullptr;
     // Coordinates of this block's pixels; padding lanes are zero and get zero gradient below.
     float* xr = w.x.data();
     float* xc = w.x.data() + ld;
@@ -208,19 +284,30 @@ class CpuEvaluator final : public Evaluator {
       const LayerView& v = lp.view;
       const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
       float* Z = w.act[l].data();
-      if (lp.sparse) {
-        k_.csr_rows(v.out, lp.s.row_ptr.data(), lp.s.col.data(), lp.s.val.data(), A, Z, ld);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, v.out, ld, v.in, 1.0f, eff + v.weight_offset, v.in, A,
-                    ld, 0.0f, Z, ld);
+      product(lp, false, eff, lp.s.val, lp.s.t_val, A, Z, ld, false);
+      if (rmode) {  // R{z} = V a + W R{a}; the coordinates' R{} is zero
+        float* RZ = w.ract[l].data();
+        product(lp, false, effv, lp.s.vval, lp.s.t_vval, A, RZ, ld, false);
+        if (l > 0) product(lp, false, eff, lp.s.val, lp.s.t_val, w.ract[l - 1].data(), RZ, ld, true);
       }
       if (v.sine) {
         k_.bias_sincos(v.out, eff + v.bias_offset, w0, Z, Z, need_cos ? w.cosv[l].data() : nullptr, ld);
+        if (rmode) {
+          // R{s} = w0 (R{z} + v_b) kept for backward; R{a} = cos(s) R{s}.
+          float* RS = w.rs[l].data();
+          k_.r_sine_forward(v.out, effv + v.bias_offset, w0, w.ract[l].data(), w.cosv[l].data(), RS, ld);
+          std::swap(w.ract[l], w.rs[l]);
+        }
       } else {
         for (int o = 0; o < v.out; ++o) {
           const float b = eff[v.bias_offset + o];
           float* z = Z + static_cast<std::size_t>(o) * ld;
           for (int p = 0; p < ld; ++p) z[p] += b;
+          if (rmode) {
+            const float vb = effv[v.bias_offset + o];
+            float* rz = w.ract[l].data() + static_cast<std::size_t>(o) * ld;
+            for (int p = 0; p < ld; ++p) rz[p] += vb;
+          }
         }
       }
     }
@@ -233,50 +320,63 @@ class CpuEvaluator final : public Evaluator {
     }
     if (!target) return;
 
-    // Loss, and d(loss)/d(output) into d0 (zero on padding lanes).
+    // Loss, and d(loss)/d(output) into d0 (zero on padding lanes); R{} of it into r0.
     const float inv_count = static_cast<float>(1.0 / (static_cast<double>(grid_.pixels()) * n_out));
     float* dcur = w.d0.data();
     float* dnext = w.d1.data();
+    float* rcur = rmode ? w.r0.data() : nullptr;
+    float* rnext = rmode ? w.r1.data() : nullptr;
     double sse = 0.0;
     const LayerView& last = plan_.back().view;
     for (int o = 0; o < n_out; ++o) {
-      float* d = dcur + static_cast<std::size_t>(o) * ld;
-      const float* yo = y + static_cast<std::size_t>(o) * ld;
-      float db = 0.0f;
+      const std::size_t row = static_cast<std::size_t>(o) * ld;
+      float db = 0.0f, rdb = 0.0f;
       for (int p = 0; p < ld; ++p) {
         if (p < nb) {
           const float t = target[(p0 + static_cast<std::size_t>(p)) * n_out + o];
-          const float diff = yo[p] - t;
+          const float diff = y[row + p] - t;
           sse += static_cast<double>(diff) * diff;
-          d[p] = kernels::mse_gradient(yo[p], t, inv_count);
-          db += d[p];
+          dcur[row + p] = kernels::mse_gradient(y[row + p], t, inv_count);
+          db += dcur[row + p];
+          if (rmode) {
+            rcur[row + p] = 2.0f * w.ract[n_layers - 1].data()[row + p] * inv_count;
+            rdb += rcur[row + p];
+          }
         } else {
-          d[p] = 0.0f;
+          dcur[row + p] = 0.0f;
+          if (rmode) rcur[row + p] = 0.0f;
         }
       }
       if (want_grad) w.grad.data()[last.bias_offset + o] += db;
+      if (rmode) w.hv.data()[last.bias_offset + o] += rdb;
     }
     w.sse += sse;
     if (!want_grad) return;
 
     float* g = w.grad.data();
+    float* h = rmode ? w.hv.data() : nullptr;
     for (std::size_t l = n_layers; l-- > 0;) {
       const LayerPlan& lp = plan_[l];
       const LayerView& v = lp.view;
-      if (v.sine) k_.sine_backward(v.out, w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
+      if (v.sine) {
+        if (rmode)
+          k_.r_sine_backward(v.out, w0, dcur, rcur, w.act[l].data(), w.cosv[l].data(), w.rs[l].data(),
+                             g + v.bias_offset, h + v.bias_offset, ld);
+        else
+          k_.sine_backward(v.out, w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
+      }
       const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
-      if (lp.sparse) {
-        k_.sddmm(v.out, lp.s.row_ptr.data(), lp.s.col.data(), lp.s.src.data(), dcur, A, ld, g);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, v.out, v.in, ld, 1.0f, dcur, ld, A, ld, 1.0f,
-                    g + v.weight_offset, v.in);
+      weight_gradient(lp, dcur, A, g, ld);
+      if (rmode) {  // R{dW} = R{dz} a^T + dz R{a}^T
+        weight_gradient(lp, rcur, A, h, ld);
+        if (l > 0) weight_gradient(lp, dcur, w.ract[l - 1].data(), h, ld);
       }
       if (l == 0) break;
-      if (lp.sparse) {
-        k_.csr_rows(v.in, lp.s.t_row_ptr.data(), lp.s.t_col.data(), lp.s.t_val.data(), dcur, dnext, ld);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, v.in, ld, v.out, 1.0f, eff + v.weight_offset, v.in, dcur,
-                    ld, 0.0f, dnext, ld);
+      product(lp, true, eff, lp.s.val, lp.s.t_val, dcur, dnext, ld, false);
+      if (rmode) {  // R{da} = V^T dz + W^T R{dz}
+        product(lp, true, effv, lp.s.vval, lp.s.t_vval, dcur, rnext, ld, false);
+        product(lp, true, eff, lp.s.val, lp.s.t_val, rcur, rnext, ld, true);
+        std::swap(rcur, rnext);
       }
       std::swap(dcur, dnext);
     }
@@ -290,7 +390,8 @@ class CpuEvaluator final : public Evaluator {
   int block_ = 256;
   int threads_ = 1;
   std::vector<LayerPlan> plan_;
-  AlignedFloats eff_;  // params with masked entries forced to zero
+  AlignedFloats eff_;    // params with masked entries forced to zero
+  AlignedFloats eff_v_;  // the HVP direction, masked likewise
   std::vector<Workspace> ws_;
 };
 

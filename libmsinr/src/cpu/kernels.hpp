@@ -10,8 +10,10 @@ namespace msinr::cpu {
 
 struct KernelTable {
   const char* name;
-  // Z[o] = sum over k in [row_ptr[o], row_ptr[o+1]) of val[k] * A[col[k]]   (rows of ld floats)
-  void (*csr_rows)(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld);
+  // Z[o] (+)= sum over k in [row_ptr[o], row_ptr[o+1]) of val[k] * A[col[k]]   (rows of ld floats);
+  // accumulate: add to Z instead of overwriting it.
+  void (*csr_rows)(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld,
+                   bool accumulate);
   // grad[dst[k]] += dot(dZ[o], A[col[k]]) for every k in row o: the weight gradient sampled at
   // the mask's positions (sampled dense-dense product).
   void (*sddmm)(int rows, const int* row_ptr, const int* col, const int* dst, const float* dZ, const float* A,
@@ -20,6 +22,12 @@ struct KernelTable {
   void (*bias_sincos)(int rows, const float* bias, float w0, const float* Z, float* S, float* C, int ld);
   // dZ[o] = dH[o] * w0 * C[o]; db[o] += sum of dZ[o].
   void (*sine_backward)(int rows, float w0, const float* dH, const float* C, float* dZ, float* db, int ld);
+  // R-operator of a sine layer, forward: RS = w0 (RZ + vbias[o]) (in place in RZ), RA = C * RS.
+  void (*r_sine_forward)(int rows, const float* vbias, float w0, float* RZ, const float* C, float* RA, int ld);
+  // R-operator of a sine layer, backward, in place: with dH, rdH upstream and S, C, RS from the forward,
+  //   dZ = dH w0 C,  rdZ = rdH w0 C - dH w0 S RS;  db[o] += sum dZ, rdb[o] += sum rdZ.
+  void (*r_sine_backward)(int rows, float w0, float* dH, float* rdH, const float* S, const float* C, const float* RS,
+                          float* db, float* rdb, int ld);
   // Elementwise sin and cos of n floats (n a multiple of 8); exposed for accuracy tests.
   void (*sincos)(const float* x, float* s, float* c, std::size_t n);
 };

@@ -48,7 +48,8 @@ inline void sincos8(v8f x, v8f& s, v8f& c) {
   std::memcpy(&c, &ic, sizeof c);
 }
 
-void csr_rows(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld) {
+void csr_rows(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld,
+              bool accumulate) {
   for (int o = 0; o < rows; ++o) {
     const int k0 = row_ptr[o], k1 = row_ptr[o + 1];
     float* z = Z + static_cast<std::size_t>(o) * ld;
@@ -56,6 +57,10 @@ void csr_rows(int rows, const int* row_ptr, const int* col, const float* val, co
     // 64 pixels at a time: eight accumulators stay in registers while the row's inputs stream by.
     for (; p + 64 <= ld; p += 64) {
       v8f a0 = splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      if (accumulate) {
+        a0 = load(z + p), a1 = load(z + p + 8), a2 = load(z + p + 16), a3 = load(z + p + 24);
+        a4 = load(z + p + 32), a5 = load(z + p + 40), a6 = load(z + p + 48), a7 = load(z + p + 56);
+      }
       for (int k = k0; k < k1; ++k) {
         const v8f w = splat(val[k]);
         const float* x = A + static_cast<std::size_t>(col[k]) * ld + p;
@@ -72,7 +77,7 @@ void csr_rows(int rows, const int* row_ptr, const int* col, const float* val, co
       store(z + p + 32, a4), store(z + p + 40, a5), store(z + p + 48, a6), store(z + p + 56, a7);
     }
     for (; p < ld; p += 8) {
-      v8f a = splat(0);
+      v8f a = accumulate ? load(z + p) : splat(0);
       for (int k = k0; k < k1; ++k) a += splat(val[k]) * load(A + static_cast<std::size_t>(col[k]) * ld + p);
       store(z + p, a);
     }
@@ -123,6 +128,39 @@ void sine_backward(int rows, float w0, const float* dH, const float* C, float* d
       acc += d;
     }
     db[o] += hsum(acc);
+  }
+}
+
+void r_sine_forward(int rows, const float* vbias, float w0, float* RZ, const float* C, float* RA, int ld) {
+  const v8f w = splat(w0);
+  for (int o = 0; o < rows; ++o) {
+    const v8f vb = splat(vbias[o]);
+    const std::size_t base = static_cast<std::size_t>(o) * ld;
+    for (int p = 0; p < ld; p += 8) {
+      const v8f rs = w * (load(RZ + base + p) + vb);
+      store(RZ + base + p, rs);
+      store(RA + base + p, load(C + base + p) * rs);
+    }
+  }
+}
+
+void r_sine_backward(int rows, float w0, float* dH, float* rdH, const float* S, const float* C, const float* RS,
+                     float* db, float* rdb, int ld) {
+  const v8f w = splat(w0);
+  for (int o = 0; o < rows; ++o) {
+    const std::size_t base = static_cast<std::size_t>(o) * ld;
+    v8f acc = splat(0), racc = splat(0);
+    for (int p = 0; p < ld; p += 8) {
+      const v8f dh = load(dH + base + p), c = load(C + base + p);
+      const v8f dz = dh * w * c;
+      const v8f rdz = load(rdH + base + p) * w * c - dh * w * load(S + base + p) * load(RS + base + p);
+      store(dH + base + p, dz);
+      store(rdH + base + p, rdz);
+      acc += dz;
+      racc += rdz;
+    }
+    db[o] += hsum(acc);
+    rdb[o] += hsum(racc);
   }
 }
 
