@@ -20,6 +20,14 @@ void Adam::step(float* params, const float* grad, const Mask& mask) {
     kernels::adam_update(params[i], m_[i], v_[i], grad[i], mask[i] != 0, config_.beta1, config_.beta2, config_.eps, s);
 }
 
+void Adam::restore(int steps_taken, std::vector<float> m, std::vector<float> v) {
+  if (m.size() != m_.size() || v.size() != v_.size() || steps_taken < 0)
+    throw Error(ErrorCode::kInvalidArgument, "Adam::restore: state does not match this optimizer");
+  t_ = steps_taken;
+  m_ = std::move(m);
+  v_ = std::move(v);
+}
+
 double psnr_from_mse(double mse) {
   if (mse <= 0.0) return std::numeric_limits<double>::infinity();
   return -10.0 * std::log10(mse);

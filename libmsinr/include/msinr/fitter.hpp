@@ -23,6 +23,10 @@ class Adam {
   void step(float* params, const float* grad, const Mask& mask);
   int steps_taken() const { return t_; }
   const AdamConfig& config() const { return config_; }
+  // The optimizer's state, for checkpoints: step count and both moment vectors.
+  const std::vector<float>& first_moment() const { return m_; }
+  const std::vector<float>& second_moment() const { return v_; }
+  void restore(int steps_taken, std::vector<float> m, std::vector<float> v);
 
  private:
   AdamConfig config_;

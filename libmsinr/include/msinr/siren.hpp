@@ -47,6 +47,8 @@ class Rng {
   // Uniform in [0, 1) with 24 random bits (exactly representable in float).
   float uniform01() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
   float uniform(float lo, float hi) { return lo + (hi - lo) * uniform01(); }
+  // The whole generator state: Rng(state()) continues the same sequence (checkpoints use this).
+  std::uint64_t state() const { return state_; }
   // Uniform integer in [0, n).
   std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next_u64() % n; }
 

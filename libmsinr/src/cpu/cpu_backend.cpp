@@ -189,7 +189,7 @@ class CpuEvaluator final : public Evaluator {
         allocate_r_buffers(w);
         std::fill(w.hv.data(), w.hv.data() + n_params, 0.0f);
       }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)  // static: the same blocks on the same thread, so results repeat exactly
       for (std::size_t b = 0; b < n_blocks; ++b) {
         const std::size_t p0 = b * block_;
         const int nb = static_cast<int>(std::min<std::size_t>(block_, n_pixels - p0));
