@@ -1,0 +1,158 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "msinr/error.hpp"
+#include "msinr/meta_trainer.hpp"
+#include "test_util.hpp"
+
+using namespace msinr;
+
+namespace {
+
+MetaTrainingConfig tiny_config(PruningMethod pruning) {
+  MetaTrainingConfig c;
+  c.arch = Architecture{2, 8, 2, 3, 30.0f};
+  c.tile_size = 5;
+  c.outer.lr = 1e-3f;
+  c.dense_steps = 3;
+  c.rounds = 3;
+  c.round_steps = 2;
+  c.pruning = pruning;
+  c.seed = 42;
+  return c;
+}
+
+std::vector<std::vector<float>> tiny_images(int count, int size) {
+  std::vector<std::vector<float>> images;
+  for (int k = 0; k < count; ++k) {
+    auto t = test::synthetic_target(size, size);
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = std::fmod(t[i] + 0.13f * k, 1.0f);
+    images.push_back(t);
+  }
+  return images;
+}
+
+}  // namespace
+
+TEST_CASE("pruning schedule reproduces the paper's survivor counts") {
+  CHECK(weights_after_rounds(197888, 0.2, 0) == 197888u);
+  CHECK(weights_after_rounds(197888, 0.2, 11) == 17000u);
+  CHECK(weights_after_rounds(197888, 0.2, 14) == 8704u);
+  CHECK(weights_after_rounds(197888, 0.2, 15) == 6964u);
+  // And global magnitude pruning of the full default network follows it exactly, round by round.
+  Architecture arch;
+  ParamLayout layout(arch);
+  auto params = siren_init(arch, 1);
+  Mask mask = dense_mask(layout);
+  for (int round = 1; round <= 15; ++round) {
+    const Mask next =
+        global_magnitude_mask(layout, params, mask, weights_after_rounds(kept_weights(layout, mask), 0.2, 1));
+    for (std::size_t i = 0; i < mask.size(); ++i)
+      if (!mask[i]) REQUIRE(next[i] == 0);  // no weight ever returns
+    mask = next;
+    CHECK(kept_weights(layout, mask) == weights_after_rounds(197888, 0.2, round));
+  }
+  CHECK(kept_weights(layout, mask) == 6964u);
+}
+
+TEST_CASE("Algorithm 1 on a tiny network: levels, global threshold, nested masks, biases kept") {
+  for (PruningMethod method : {PruningMethod::kMagnitude, PruningMethod::kRandom}) {
+    auto cfg = tiny_config(method);
+    auto images = tiny_images(4, cfg.tile_size);
+    auto backend = make_cpu_backend();
+    MetaTrainer trainer(cfg, *backend, images);
+    MetaTrainingState state = trainer.initial_state();
+    int progress_calls = 0;
+    MetaCallbacks cb;
+    cb.on_progress = [&](const MetaProgress& p) {
+      ++progress_calls;
+      CHECK(std::isfinite(p.loss_after));
+    };
+    REQUIRE(trainer.run(state, cb));
+    CHECK(progress_calls == cfg.dense_steps + cfg.rounds * cfg.round_steps);
+    ParamLayout layout(cfg.arch);
+    REQUIRE(state.levels.size() == 4);
+    for (std::size_t i = 0; i < state.levels.size(); ++i) {
+      const MetaLevel& lv = state.levels[i];
+      CHECK(lv.index == static_cast<int>(i));
+      CHECK(kept_weights(layout, lv.mask) == weights_after_rounds(layout.weight_count(), 0.2, static_cast<int>(i)));
+      for (std::size_t k = 0; k < lv.mask.size(); ++k) {
+        if (!layout.weight_flags()[k]) REQUIRE(lv.mask[k] == 1);
+        if (!lv.mask[k]) REQUIRE(lv.init[k] == 0.0f);
+      }
+      if (i == 0) continue;
+      const MetaLevel& prev = state.levels[i - 1];
+      for (std::size_t k = 0; k < lv.mask.size(); ++k)
+        if (!prev.mask[k]) REQUIRE(lv.mask[k] == 0);
+      if (method == PruningMethod::kMagnitude) {
+        // One threshold over all layers: every kept weight outweighs every weight pruned this round
+        // (magnitudes taken at the moment of pruning: the previous level's final parameters).
+        float smallest_kept = 1e30f, largest_pruned = 0.0f;
+        for (std::size_t k = 0; k < lv.mask.size(); ++k) {
+          if (!layout.weight_flags()[k] || !prev.mask[k]) continue;
+          if (lv.mask[k]) smallest_kept = std::min(smallest_kept, std::fabs(prev.init[k]));
+          else largest_pruned = std::max(largest_pruned, std::fabs(prev.init[k]));
+        }
+        CHECK(smallest_kept >= largest_pruned);
+      }
+    }
+  }
+}
+
+TEST_CASE("a resumed run equals an uninterrupted one, bit for bit") {
+  auto cfg = tiny_config(PruningMethod::kMagnitude);
+  auto images = tiny_images(5, cfg.tile_size);
+  auto backend = make_cpu_backend();
+  MetaTrainer whole(cfg, *backend, images);
+  MetaTrainingState a = whole.initial_state();
+  REQUIRE(whole.run(a, {}));
+
+  for (int stop_after : {1, 3, 4, 7}) {  // inside the dense phase, at its end, inside a round
+    MetaTrainer first(cfg, *backend, images);
+    MetaTrainingState checkpoint;
+    MetaTrainingState b = first.initial_state();
+    int steps = 0;
+    MetaCallbacks cb;
+    cb.on_step_end = [&](const MetaTrainingState& s) {
+      if (++steps < stop_after) return true;
+      checkpoint = s;  // what a checkpoint file would hold
+      return false;
+    };
+    REQUIRE_FALSE(first.run(b, cb));
+    MetaTrainer second(cfg, *backend, images);  // a new process, as it were
+    REQUIRE(second.run(checkpoint, {}));
+    CAPTURE(stop_after);
+    CHECK(checkpoint.params == a.params);
+    CHECK(checkpoint.mask == a.mask);
+    REQUIRE(checkpoint.levels.size() == a.levels.size());
+    for (std::size_t i = 0; i < a.levels.size(); ++i) {
+      CHECK(checkpoint.levels[i].init == a.levels[i].init);
+      CHECK(checkpoint.levels[i].mask == a.levels[i].mask);
+    }
+  }
+}
+
+TEST_CASE("meta-training lowers the meta-loss on a fixed task set") {
+  auto cfg = tiny_config(PruningMethod::kMagnitude);
+  cfg.outer.lr = 3e-3f;
+  auto images = tiny_images(3, cfg.tile_size);
+  auto backend = make_cpu_backend();
+  MetaTrainer trainer(cfg, *backend, images);
+  MetaTrainingState state = trainer.initial_state();
+  const int tasks[3] = {0, 1, 2};
+  const double first = trainer.outer_step(state, tasks).after;
+  double last = first;
+  for (int i = 0; i < 40; ++i) last = trainer.outer_step(state, tasks).after;
+  CHECK(last < 0.8 * first);
+}
+
+TEST_CASE("meta-trainer refuses bad input") {
+  auto cfg = tiny_config(PruningMethod::kMagnitude);
+  auto backend = make_cpu_backend();
+  std::vector<std::vector<float>> none;
+  CHECK_THROWS_AS(MetaTrainer(cfg, *backend, none), Error);
+  std::vector<std::vector<float>> wrong{std::vector<float>(7)};
+  CHECK_THROWS_AS(MetaTrainer(cfg, *backend, wrong), Error);
+}
