@@ -1,0 +1,225 @@
+#include "format/container.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "format/checksum.hpp"
+#include "format/detail/framing.hpp"
+#include "format/half.hpp"
+#include "msinr_format.pb.h"
+
+namespace msinr::format {
+namespace {
+
+using detail::fail;
+
+constexpr detail::FileKindInfo kKind{"container", &kContainerMagic, kContainerVersion, 4096};
+
+std::string str(std::uint64_t v) { return std::to_string(v); }
+
+// Checks every rule on the fields a caller sets. When `writing`, every violation is the caller's
+// (kInvalidArgument); when reading, it is the file's (kCorrupt, kUnsupported or kLimit).
+void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool writing) {
+  auto bad = [writing](FormatErrorCode code, const std::string& message) {
+    fail(writing ? FormatErrorCode::kInvalidArgument : code, "container " + message);
+  };
+  if (h.channels != 3) {
+    bad(FormatErrorCode::kUnsupported, "has " + str(h.channels) + " channels; format version 1 stores 3 (RGB)");
+  }
+  if (h.precision != Precision::kFp16) {
+    bad(FormatErrorCode::kUnsupported,
+        "precision " + str(static_cast<std::uint32_t>(h.precision)) + " is not supported (only 1 = fp16)");
+  }
+  if (h.width == 0 || h.height == 0) {
+    bad(FormatErrorCode::kCorrupt, "has an empty image size " + str(h.width) + "x" + str(h.height));
+  }
+  if (h.width > limits.max_dimension || h.height > limits.max_dimension) {
+    bad(FormatErrorCode::kLimit, "image size " + str(h.width) + "x" + str(h.height) + " exceeds the limit of " +
+                                     str(limits.max_dimension) + " pixels per side");
+  }
+  const std::uint64_t pixels = static_cast<std::uint64_t>(h.width) * h.height;
+  if (pixels > limits.max_pixels) {
+    bad(FormatErrorCode::kLimit, "image size " + str(h.width) + "x" + str(h.height) + " has " + str(pixels) +
+                                     " pixels, more than the limit of " + str(limits.max_pixels));
+  }
+  if (h.tile_size == 0) bad(FormatErrorCode::kCorrupt, "has tile size 0");
+  if (h.tile_size > limits.max_tile_size) {
+    bad(FormatErrorCode::kLimit,
+        "tile size " + str(h.tile_size) + " exceeds the limit of " + str(limits.max_tile_size));
+  }
+  const std::uint64_t tiles = tile_count_for(h.width, h.height, h.tile_size);
+  if (h.tile_count != tiles) {
+    bad(FormatErrorCode::kCorrupt, "says " + str(h.tile_count) + " tiles but a " + str(h.width) + "x" +
+                                       str(h.height) + " image in tiles of " + str(h.tile_size) + " has " +
+                                       str(tiles));
+  }
+  if (h.values_per_tile == 0) bad(FormatErrorCode::kCorrupt, "has 0 values per tile");
+  if (h.values_per_tile > limits.max_values_per_tile) {
+    bad(FormatErrorCode::kLimit, str(h.values_per_tile) + " values per tile exceed the limit of " +
+                                     str(limits.max_values_per_tile));
+  }
+  if (h.level > limits.max_level) {
+    bad(FormatErrorCode::kLimit, "level " + str(h.level) + " exceeds the limit of " + str(limits.max_level));
+  }
+  // Both factors are below 2^32, so the product fits; its doubling is bounded by the limit (and by
+  // 2^64 whatever limit a caller sets), so payload sizes below never overflow.
+  const std::uint64_t values = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile;
+  if (values > limits.max_payload_raw_bytes / 2 || values > std::numeric_limits<std::uint64_t>::max() / 2) {
+    bad(FormatErrorCode::kLimit, "payload of " + str(values) + " values exceeds the limit of " +
+                                     str(limits.max_payload_raw_bytes) + " bytes");
+  }
+}
+
+// The rules on the fields the writer computes.
+void validate_payload_fields(const ContainerHeader& h) {
+  const std::uint64_t raw = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile * 2;
+  if (h.payload_raw_size != raw) {
+    fail(FormatErrorCode::kCorrupt, "container says its payload is " + str(h.payload_raw_size) + " bytes but " +
+                                        str(h.tile_count) + " tiles of " + str(h.values_per_tile) +
+                                        " fp16 values make " + str(raw));
+  }
+  // A zstd frame is at least 9 bytes and cannot expand by more than kMaxZstdRatio.
+  if (h.payload_compressed_size < 9 ||
+      h.payload_compressed_size < (raw + detail::kMaxZstdRatio - 1) / detail::kMaxZstdRatio) {
+    fail(FormatErrorCode::kCorrupt, "container says " + str(h.payload_compressed_size) +
+                                        " compressed bytes hold " + str(raw) + ", which no zstd frame can");
+  }
+}
+
+ContainerHeader from_proto(const pb::ContainerHeader& p) {
+  ContainerHeader h;
+  h.width = p.width();
+  h.height = p.height();
+  h.channels = p.channels();
+  h.tile_size = p.tile_size();
+  if (p.model_id().size() != h.model_id.size()) {
+    fail(FormatErrorCode::kCorrupt,
+         "container model id is " + str(p.model_id().size()) + " bytes; it must be 32");
+  }
+  std::memcpy(h.model_id.data(), p.model_id().data(), h.model_id.size());
+  h.level = p.level();
+  h.precision = static_cast<Precision>(static_cast<std::uint32_t>(p.precision()));
+  h.steps = p.steps();
+  h.tile_count = p.tile_count();
+  h.values_per_tile = p.values_per_tile();
+  h.payload_raw_size = p.payload_raw_size();
+  h.payload_compressed_size = p.payload_compressed_size();
+  h.payload_crc = p.payload_crc();
+  return h;
+}
+
+pb::ContainerHeader to_proto(const ContainerHeader& h) {
+  pb::ContainerHeader p;
+  p.set_width(h.width);
+  p.set_height(h.height);
+  p.set_channels(h.channels);
+  p.set_tile_size(h.tile_size);
+  p.set_model_id(std::string(h.model_id.begin(), h.model_id.end()));
+  p.set_level(h.level);
+  p.set_precision(static_cast<pb::Precision>(h.precision));
+  p.set_steps(h.steps);
+  p.set_tile_count(h.tile_count);
+  p.set_values_per_tile(h.values_per_tile);
+  p.set_payload_raw_size(h.payload_raw_size);
+  p.set_payload_compressed_size(h.payload_compressed_size);
+  p.set_payload_crc(h.payload_crc);
+  return p;
+}
+
+struct Parsed {
+  ContainerHeader header;
+  std::span<const std::uint8_t> frame;
+};
+
+// Everything up to (not including) decompression.
+Parsed parse(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
+  const std::span<const std::uint8_t> header_bytes = detail::read_preamble(bytes, kKind);
+  pb::ContainerHeader p;
+  if (!p.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
+    fail(FormatErrorCode::kCorrupt, "container header is not a valid protobuf message");
+  }
+  // Sizes and the file checksum first, so damage reads as damage rather than as an odd field.
+  Parsed out;
+  out.frame = detail::check_body(bytes, header_bytes.size(), p.payload_compressed_size(), kKind);
+  out.header = from_proto(p);
+  validate_fields(out.header, limits, /*writing=*/false);
+  validate_payload_fields(out.header);
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uint32_t tile_size) noexcept {
+  if (width == 0 || height == 0 || tile_size == 0) return 0;
+  const std::uint64_t across = (static_cast<std::uint64_t>(width) + tile_size - 1) / tile_size;
+  const std::uint64_t down = (static_cast<std::uint64_t>(height) + tile_size - 1) / tile_size;
+  return across * down;
+}
+
+std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::span<const float> values,
+                                          int zstd_level) {
+  validate_fields(header, ReadLimits{}, /*writing=*/true);
+  const std::uint64_t expected = static_cast<std::uint64_t>(header.tile_count) * header.values_per_tile;
+  if (values.size() != expected) {
+    fail(FormatErrorCode::kInvalidArgument, "write_container: " + str(values.size()) + " values given but " +
+                                                str(header.tile_count) + " tiles of " +
+                                                str(header.values_per_tile) + " need " + str(expected));
+  }
+  std::vector<std::uint16_t> halves(values.size());
+  floats_to_halves(values, halves);
+  std::vector<std::uint8_t> raw(values.size() * 2);
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    if (!half_is_finite(halves[i])) {
+      fail(FormatErrorCode::kInvalidArgument,
+           "write_container: value " + str(i) + " (" + std::to_string(values[i]) +
+               ") is not representable in fp16 (NaN, or magnitude >= 65520)");
+    }
+    raw[2 * i] = static_cast<std::uint8_t>(halves[i]);
+    raw[2 * i + 1] = static_cast<std::uint8_t>(halves[i] >> 8);
+  }
+  const std::vector<std::uint8_t> frame = detail::zstd_compress(raw, zstd_level);
+  ContainerHeader h = header;
+  h.payload_raw_size = raw.size();
+  h.payload_compressed_size = frame.size();
+  h.payload_crc = crc32c(raw);
+  validate_payload_fields(h);
+  const std::string header_bytes = to_proto(h).SerializeAsString();
+  return detail::assemble(kContainerMagic, kContainerVersion,
+                          std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
+                          frame);
+}
+
+ContainerHeader peek_header(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
+  const Parsed parsed = parse(bytes, limits);
+  detail::zstd_check_frame(parsed.frame, parsed.header.payload_raw_size, kKind);
+  return parsed.header;
+}
+
+Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
+  Parsed parsed = parse(bytes, limits);
+  const ContainerHeader& h = parsed.header;
+  const std::vector<std::uint8_t> raw = detail::zstd_decompress_exact(parsed.frame, h.payload_raw_size, kKind);
+  const std::uint32_t crc = crc32c(raw);
+  if (crc != h.payload_crc && detail::kEnforceChecksums) {
+    fail(FormatErrorCode::kChecksum, "container payload checksum mismatch (CRC-32C stored " +
+                                         detail::hex32(h.payload_crc) + ", computed " + detail::hex32(crc) + ")");
+  }
+  const std::size_t count = raw.size() / 2;
+  std::vector<std::uint16_t> halves(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    halves[i] = detail::get_le16(raw.data() + 2 * i);
+    if (!half_is_finite(halves[i])) {
+      fail(FormatErrorCode::kCorrupt, "container value " + str(i) + " is not finite (fp16 bits " +
+                                          detail::hex32(halves[i]) + ")");
+    }
+  }
+  Container out;
+  out.header = h;
+  out.values.resize(count);
+  halves_to_floats(halves, out.values);
+  return out;
+}
+
+}  // namespace msinr::format

@@ -1,0 +1,83 @@
+#pragma once
+// The .msinr container: one encoded image. Byte layout and validity rules: docs/format.md.
+//
+//   magic "\x89MSINR\r\n" | u16 LE version (1) | u32 LE header length | protobuf ContainerHeader |
+//   zstd frame of the payload | u32 LE CRC-32C of everything before it
+//
+// The payload is tile_count * values_per_tile IEEE binary16 values, little-endian: for each tile in
+// raster order (left to right, top to bottom), that tile's surviving weights in mask order, then all
+// of its biases. The format layer only counts values; what they mean is the codec's business.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "format/error.hpp"
+
+namespace msinr::format {
+
+inline constexpr std::array<std::uint8_t, 8> kContainerMagic = {0x89, 'M', 'S', 'I', 'N', 'R', '\r', '\n'};
+inline constexpr std::uint16_t kContainerVersion = 1;
+// Zstd level write_container uses unless told otherwise (payloads are a few KB: the best is cheap).
+inline constexpr int kContainerZstdLevel = 19;
+
+// Number format of the stored values. Only fp16 exists in version 1; the enum leaves room for more.
+enum class Precision : std::uint32_t {
+  kFp16 = 1,  // IEEE 754 binary16, 2 bytes per value
+};
+
+struct ContainerHeader {
+  std::uint32_t width = 0;   // image size in pixels
+  std::uint32_t height = 0;
+  std::uint32_t channels = 3;   // 3 (RGB) is the only value version 1 accepts
+  std::uint32_t tile_size = 0;  // side of the square tiles, pixels
+  std::array<std::uint8_t, 32> model_id{};  // content hash of the model (see model_file.hpp)
+  std::uint32_t level = 0;                  // the model's level index the tiles were fitted from
+  Precision precision = Precision::kFp16;
+  std::uint32_t steps = 0;            // encoder's optimizer steps per tile (informational)
+  std::uint32_t tile_count = 0;       // must equal tile_count_for(width, height, tile_size)
+  std::uint32_t values_per_tile = 0;  // surviving weights + biases of the level
+  // Filled in by write_container (any value given is ignored) and by the readers.
+  std::uint64_t payload_raw_size = 0;         // tile_count * values_per_tile * 2
+  std::uint64_t payload_compressed_size = 0;  // bytes of the zstd frame
+  std::uint32_t payload_crc = 0;              // CRC-32C of the raw (decompressed) payload
+
+  bool operator==(const ContainerHeader&) const = default;
+};
+
+struct Container {
+  ContainerHeader header;
+  std::vector<float> values;  // tile_count * values_per_tile, each exactly an fp16 value
+};
+
+// What a reader accepts. The defaults are the documented format limits; a caller may only tighten
+// them in practice (looser values are honoured, but writers never exceed the defaults).
+struct ReadLimits {
+  std::uint32_t max_dimension = 1u << 20;      // width and height, each
+  std::uint64_t max_pixels = 1ull << 28;       // width * height
+  std::uint32_t max_tile_size = 8192;          // tile side
+  std::uint32_t max_values_per_tile = 1u << 24;
+  std::uint64_t max_payload_raw_bytes = 1ull << 30;
+  std::uint32_t max_level = 63;
+};
+
+// ceil(width / tile_size) * ceil(height / tile_size); 0 when any argument is 0.
+std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uint32_t tile_size) noexcept;
+
+// Converts values to fp16 (round to nearest even) and writes a complete container. Throws
+// FormatError(kInvalidArgument) when the header breaks a rule of the format (under the default
+// ReadLimits), when values.size() != tile_count * values_per_tile, or when a value is NaN or its
+// magnitude rounds to infinity in fp16 (>= 65520).
+std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::span<const float> values,
+                                          int zstd_level = kContainerZstdLevel);
+
+// Reads and fully validates a container (magic, version, header, sizes, limits, CRC-32C of the file,
+// zstd frame, decompressed size, payload CRC-32C, every value finite). Throws FormatError:
+// kCorrupt, kChecksum, kUnsupported (newer version, other precision or channel count) or kLimit.
+Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits = {});
+
+// Everything read_container checks except decompressing the payload (so the payload CRC and the
+// values are not checked): for `msinr info`.
+ContainerHeader peek_header(std::span<const std::uint8_t> bytes, const ReadLimits& limits = {});
+
+}  // namespace msinr::format
