@@ -1,5 +1,7 @@
 #include "msinr/backend.hpp"
 
+#include <string>
+
 #include "msinr/error.hpp"
 
 namespace msinr {
@@ -10,6 +12,13 @@ std::unique_ptr<Backend> make_cuda_backend() {
 }
 bool cuda_backend_available() { return false; }
 #endif
+
+void Evaluator::set_pixel_subset(std::vector<std::uint32_t> pixels) {
+  for (std::uint32_t p : pixels)
+    if (p >= grid_.pixels())
+      throw Error(ErrorCode::kInvalidArgument, "pixel subset index " + std::to_string(p) + " is outside the grid");
+  subset_ = std::move(pixels);
+}
 
 const char* backend_kind_name(BackendKind kind) {
   switch (kind) {

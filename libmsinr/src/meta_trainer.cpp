@@ -32,7 +32,8 @@ Mask random_prune_mask(const ParamLayout& layout, const Mask& current, std::size
 MetaTrainer::MetaTrainer(const MetaTrainingConfig& config, Backend& backend, std::span<const std::vector<float>> images)
     : config_(config), backend_(backend), images_(images), layout_(config.arch) {
   if (config.tile_size < 1 || config.tasks_per_step < 1 || config.dense_steps < 0 || config.rounds < 0 ||
-      config.round_steps < 0 || !(config.prune_fraction > 0.0 && config.prune_fraction < 1.0))
+      config.round_steps < 0 || !(config.prune_fraction > 0.0 && config.prune_fraction < 1.0) ||
+      !(config.pixel_fraction > 0.0 && config.pixel_fraction <= 1.0))
     throw Error(ErrorCode::kInvalidArgument, "invalid meta-training configuration");
   if (images.empty()) throw Error(ErrorCode::kInvalidArgument, "meta-training needs at least one image");
   const std::size_t expected =
@@ -65,7 +66,20 @@ MamlTaskLoss MetaTrainer::outer_step(MetaTrainingState& state, std::span<const i
   }
   std::fill(mean_grad_.begin(), mean_grad_.end(), 0.0f);
   MamlTaskLoss mean;
+  const std::size_t n_pixels = static_cast<std::size_t>(config_.tile_size) * config_.tile_size;
+  const auto n_sample = static_cast<std::size_t>(std::llround(config_.pixel_fraction * static_cast<double>(n_pixels)));
   for (int t : tasks) {
+    if (n_sample < n_pixels) {
+      // A fresh uniform subset per task, drawn from the state's generator (so resumes repeat it).
+      Rng rng(state.rng_state);
+      pixel_order_.resize(n_pixels);
+      std::iota(pixel_order_.begin(), pixel_order_.end(), 0u);
+      for (std::size_t k = 0; k < n_sample; ++k) std::swap(pixel_order_[k], pixel_order_[k + rng.below(n_pixels - k)]);
+      state.rng_state = rng.state();
+      std::vector<std::uint32_t> subset(pixel_order_.begin(), pixel_order_.begin() + static_cast<std::ptrdiff_t>(n_sample));
+      std::sort(subset.begin(), subset.end());  // memory order: neighbouring pixels share cache lines
+      evaluator_->set_pixel_subset(std::move(subset));
+    }
     const MamlTaskLoss l = maml_outer_gradient(*evaluator_, state.mask, state.params.data(),
                                                images_[static_cast<std::size_t>(t)].data(), config_.maml,
                                                task_grad_.data(), scratch_);

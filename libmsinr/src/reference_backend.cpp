@@ -12,7 +12,7 @@ namespace {
 class ReferenceEvaluator final : public Evaluator {
  public:
   ReferenceEvaluator(const Architecture& arch, const Mask& mask, const Grid& grid)
-      : layout_(arch), mask_(mask), grid_(grid) {
+      : Evaluator(grid), layout_(arch), mask_(mask) {
     check_mask(layout_, mask_);
     if (grid.pixels() == 0) throw Error(ErrorCode::kInvalidArgument, "empty pixel grid");
   }
@@ -29,7 +29,8 @@ class ReferenceEvaluator final : public Evaluator {
     std::vector<double> t(target, target + grid_.pixels() * layout_.arch().out_features);
     std::vector<double> g(layout_.param_count());
     const double loss =
-        reference::loss_and_gradient<double>(layout_, mask_.data(), p_.data(), grid_, t.data(), g.data(), nullptr);
+        reference::loss_and_gradient<double>(layout_, mask_.data(), p_.data(), grid_, t.data(), g.data(), nullptr,
+                                             &subset_);
     for (std::size_t i = 0; i < g.size(); ++i) grad[i] = static_cast<float>(g[i]);
     return loss;
   }
@@ -40,7 +41,7 @@ class ReferenceEvaluator final : public Evaluator {
     const std::size_t n = layout_.param_count();
     std::vector<double> vd(v, v + n), t(target, target + grid_.pixels() * layout_.arch().out_features), g(n), h(n);
     const double loss = reference::gradient_and_hvp<double>(layout_, mask_.data(), p_.data(), vd.data(), grid_,
-                                                            t.data(), g.data(), h.data());
+                                                            t.data(), g.data(), h.data(), &subset_);
     for (std::size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(g[i]), hv[i] = static_cast<float>(h[i]);
     return loss;
   }
@@ -48,7 +49,8 @@ class ReferenceEvaluator final : public Evaluator {
   double loss(const float* params, const float* target) override {
     to_double(params);
     std::vector<double> t(target, target + grid_.pixels() * layout_.arch().out_features);
-    return reference::loss_and_gradient<double>(layout_, mask_.data(), p_.data(), grid_, t.data(), nullptr, nullptr);
+    return reference::loss_and_gradient<double>(layout_, mask_.data(), p_.data(), grid_, t.data(), nullptr, nullptr,
+                                                &subset_);
   }
 
  private:
@@ -56,7 +58,6 @@ class ReferenceEvaluator final : public Evaluator {
 
   ParamLayout layout_;
   Mask mask_;
-  Grid grid_;
   std::vector<double> p_;
 };
 

@@ -14,12 +14,14 @@ namespace msinr::reference {
 
 // Returns the MSE; fills out (pixels x out, may be null) and grad (param_count, may be null).
 // Masked weights are treated as zero and get zero gradient whatever `params` holds there.
+// `subset`: grid pixels to take the loss over (null or empty: all).
 template <class T>
 T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T* params, const Grid& grid,
-                    const T* target, T* grad, T* out) {
+                    const T* target, T* grad, T* out, const std::vector<std::uint32_t>* subset = nullptr) {
   const auto& layers = layout.layers();
   const T w0 = static_cast<T>(layout.arch().w0);
-  const std::size_t n_pixels = grid.pixels();
+  const bool use_subset = subset && !subset->empty() && target;
+  const std::size_t n_pixels = use_subset ? subset->size() : grid.pixels();
   const int n_out = layout.arch().out_features;
   auto weight = [&](const LayerView& v, int o, int i) -> T {
     const std::size_t k = v.weight_offset + static_cast<std::size_t>(o) * v.in + i;
@@ -32,9 +34,11 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
   std::vector<T> delta, next_delta;
   const T inv_count = T(1) / static_cast<T>(n_pixels * n_out);
   T sse = 0;
-  for (int r = 0; r < grid.rows; ++r) {
-    for (int c = 0; c < grid.cols; ++c) {
-      const std::size_t p = static_cast<std::size_t>(r) * grid.cols + c;
+  for (std::size_t q = 0; q < n_pixels; ++q) {
+    {
+      const std::size_t p = use_subset ? (*subset)[q] : q;
+      const int r = static_cast<int>(p / static_cast<std::size_t>(grid.cols));
+      const int c = static_cast<int>(p % static_cast<std::size_t>(grid.cols));
       act[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
       for (std::size_t l = 0; l < layers.size(); ++l) {
         const LayerView& v = layers[l];
@@ -96,11 +100,12 @@ namespace msinr::reference {
 // Masked weights: their entries of v are ignored and their entries of hv are zero.
 template <class T>
 T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T* params, const T* v, const Grid& grid,
-                   const T* target, T* grad, T* hv) {
+                   const T* target, T* grad, T* hv, const std::vector<std::uint32_t>* subset = nullptr) {
   const auto& layers = layout.layers();
   const std::size_t L = layers.size();
   const T w0 = static_cast<T>(layout.arch().w0);
-  const std::size_t n_pixels = grid.pixels();
+  const bool use_subset = subset && !subset->empty() && target;
+  const std::size_t n_pixels = use_subset ? subset->size() : grid.pixels();
   const int n_out = layout.arch().out_features;
   auto at = [&](const T* vec, const LayerView& lv, int o, int i) -> T {
     const std::size_t k = lv.weight_offset + static_cast<std::size_t>(o) * lv.in + i;
@@ -111,9 +116,11 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
   // a[l]: input of layer l; ra[l] its R{}; z[l]: w0 (W a + b) for sine layers, W a + b for the last.
   std::vector<std::vector<T>> a(L + 1), ra(L + 1), s(L), rs(L);
   T sse = 0;
-  for (int r = 0; r < grid.rows; ++r) {
-    for (int c = 0; c < grid.cols; ++c) {
-      const std::size_t p = static_cast<std::size_t>(r) * grid.cols + c;
+  for (std::size_t q = 0; q < n_pixels; ++q) {
+    {
+      const std::size_t p = use_subset ? (*subset)[q] : q;
+      const int r = static_cast<int>(p / static_cast<std::size_t>(grid.cols));
+      const int c = static_cast<int>(p % static_cast<std::size_t>(grid.cols));
       a[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
       ra[0] = {T(0), T(0)};
       for (std::size_t l = 0; l < L; ++l) {

@@ -5,6 +5,7 @@
 
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
+#include "msinr/test_time_pruning.hpp"
 #include "test_util.hpp"
 
 using namespace msinr;
@@ -155,4 +156,51 @@ TEST_CASE("meta-trainer refuses bad input") {
   CHECK_THROWS_AS(MetaTrainer(cfg, *backend, none), Error);
   std::vector<std::vector<float>> wrong{std::vector<float>(7)};
   CHECK_THROWS_AS(MetaTrainer(cfg, *backend, wrong), Error);
+}
+
+TEST_CASE("test-time pruning baselines end at the requested sparsity and fit") {
+  Architecture arch{2, 16, 2, 3, 30.0f};
+  ParamLayout layout(arch);
+  const Grid grid{6, 6};
+  auto target = test::synthetic_target(6, 6);
+  auto backend = make_cpu_backend();
+  AdamConfig adam;
+  adam.lr = 1e-2f;
+  auto p1 = siren_init(arch, 3);
+  Mask m1;
+  const FitResult r1 = fit_oneshot_pruned(*backend, arch, grid, p1, target.data(), 100, 20, adam, &m1);
+  CHECK(r1.steps_taken == 20);
+  CHECK(kept_weights(layout, m1) == 100u);
+  for (std::size_t i = 0; i < m1.size(); ++i)
+    if (!m1[i]) REQUIRE(p1[i] == 0.0f);
+  auto p2 = siren_init(arch, 3);
+  Mask m2;
+  const FitResult r2 = fit_imp_pruned(*backend, arch, grid, p2, target.data(), 3, 0.2, 21, adam, &m2);
+  CHECK(r2.steps_taken == 21);
+  CHECK(kept_weights(layout, m2) == weights_after_rounds(layout.weight_count(), 0.2, 3));
+  CHECK(std::isfinite(r2.final_loss));
+}
+
+TEST_CASE("pixel-subsampled meta-training is deterministic, resumable, and still learns") {
+  auto cfg = tiny_config(PruningMethod::kMagnitude);
+  cfg.tile_size = 8;
+  cfg.pixel_fraction = 0.25;
+  auto images = tiny_images(4, cfg.tile_size);
+  auto backend = make_cpu_backend();
+  MetaTrainer a(cfg, *backend, images), b(cfg, *backend, images);
+  MetaTrainingState sa = a.initial_state(), sb = b.initial_state();
+  REQUIRE(a.run(sa, {}));
+  MetaTrainingState checkpoint;
+  int steps = 0;
+  MetaCallbacks cb;
+  cb.on_step_end = [&](const MetaTrainingState& s) {
+    if (++steps < 5) return true;
+    checkpoint = s;
+    return false;
+  };
+  REQUIRE_FALSE(b.run(sb, cb));
+  MetaTrainer c(cfg, *backend, images);
+  REQUIRE(c.run(checkpoint, {}));
+  CHECK(checkpoint.params == sa.params);
+  CHECK(checkpoint.mask == sa.mask);
 }

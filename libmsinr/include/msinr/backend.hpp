@@ -7,7 +7,9 @@
 // nothing per step and a GPU evaluator can keep its buffers on the device.
 #include <cstddef>
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "msinr/architecture.hpp"
 #include "msinr/mask.hpp"
@@ -18,6 +20,13 @@ namespace msinr {
 class Evaluator {
  public:
   virtual ~Evaluator() = default;
+  // Restricts the loss, gradient and H v to these grid pixels (row-major indices, each < pixels);
+  // the loss is then the mean over them. The target is still indexed by the whole grid, and
+  // forward() still renders the whole grid. An empty list means every pixel (the default).
+  // Meta-training samples pixels this way to make large tiles affordable.
+  void set_pixel_subset(std::vector<std::uint32_t> pixels);
+  const std::vector<std::uint32_t>& pixel_subset() const { return subset_; }
+
   // Network output on the grid: pixels x out_features, interleaved (pixel-major, row by row).
   virtual void forward(const float* params, float* out) = 0;
   // Mean squared error over all pixels and channels against `target` (same layout as forward's
@@ -31,6 +40,11 @@ class Evaluator {
   // those of hv are zero. Returns the loss. Second-order MAML needs two of these per task.
   virtual double gradient_and_hvp(const float* params, const float* v, const float* target, float* grad,
                                   float* hv) = 0;
+
+ protected:
+  explicit Evaluator(const Grid& grid) : grid_(grid) {}
+  Grid grid_;
+  std::vector<std::uint32_t> subset_;
 };
 
 enum class BackendKind { kReference, kCpu, kCuda };

@@ -30,6 +30,9 @@ struct MetaTrainingConfig {
   PruningMethod pruning = PruningMethod::kMagnitude;
   double prune_fraction = 0.2;   // of the surviving weights, each round
   std::uint64_t seed = 0;        // init, task sampling and random pruning
+  // Fraction of each task's pixels the inner and outer losses use, drawn anew per task (1: full
+  // batch, as in the paper). Below 1 it makes large tiles affordable on a CPU.
+  double pixel_fraction = 1.0;
 };
 
 // Weights kept after `rounds` rounds: each round removes floor(fraction * survivors), the rule that
@@ -93,6 +96,7 @@ class MetaTrainer {
   Mask evaluator_mask_copy_;
   MamlScratch scratch_;
   std::vector<float> task_grad_, mean_grad_;
+  std::vector<std::uint32_t> pixel_order_;
 };
 
 // Random pruning: keeps `keep` of the weights `current` keeps, uniformly at random.

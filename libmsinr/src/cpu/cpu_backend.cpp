@@ -83,7 +83,7 @@ class CpuEvaluator final : public Evaluator {
  public:
   CpuEvaluator(const Architecture& arch, const Mask& mask, const Grid& grid, const CpuBackendOptions& options,
                const cpu::KernelTable& kernels)
-      : layout_(arch), mask_(mask), grid_(grid), options_(options), k_(kernels) {
+      : Evaluator(grid), layout_(arch), mask_(mask), options_(options), k_(kernels) {
     check_mask(layout_, mask_);
     if (grid.pixels() == 0) throw Error(ErrorCode::kInvalidArgument, "empty pixel grid");
     block_ = std::max(8, (std::max(8, options.block_pixels) + 7) / 8 * 8);
@@ -174,7 +174,10 @@ class CpuEvaluator final : public Evaluator {
     // Parallelism is over pixel blocks; OpenBLAS must not start threads of its own inside them.
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 
-    const std::size_t n_pixels = grid_.pixels();
+    // The loss runs over the pixel subset when one is set; rendering always covers the whole grid.
+    active_subset_ = (target && !subset_.empty()) ? subset_.data() : nullptr;
+    n_active_ = active_subset_ ? subset_.size() : grid_.pixels();
+    const std::size_t n_pixels = n_active_;
     const std::size_t n_blocks = (n_pixels + block_ - 1) / block_;
     const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_), n_blocks));
 #pragma omp parallel num_threads(threads)
@@ -216,6 +219,9 @@ class CpuEvaluator final : public Evaluator {
     }
     return sse / (static_cast<double>(n_pixels) * layout_.arch().out_features);
   }
+
+  // Grid index of the q-th pixel of this pass.
+  std::size_t pixel_at(std::size_t q) const { return active_subset_ ? active_subset_[q] : q; }
 
   void allocate_r_buffers(Workspace& w) {
     if (!w.ract.empty()) return;
@@ -270,7 +276,7 @@ class CpuEvaluator final : public Evaluator {
     float* xc = w.x.data() + ld;
     for (int p = 0; p < ld; ++p) {
       if (p < nb) {
-        const std::size_t idx = p0 + static_cast<std::size_t>(p);
+        const std::size_t idx = pixel_at(p0 + static_cast<std::size_t>(p));
         xr[p] = grid_.row_coord(static_cast<int>(idx / static_cast<std::size_t>(grid_.cols)));
         xc[p] = grid_.col_coord(static_cast<int>(idx % static_cast<std::size_t>(grid_.cols)));
       } else {
@@ -321,7 +327,7 @@ class CpuEvaluator final : public Evaluator {
     if (!target) return;
 
     // Loss, and d(loss)/d(output) into d0 (zero on padding lanes); R{} of it into r0.
-    const float inv_count = static_cast<float>(1.0 / (static_cast<double>(grid_.pixels()) * n_out));
+    const float inv_count = static_cast<float>(1.0 / (static_cast<double>(n_active_) * n_out));
     float* dcur = w.d0.data();
     float* dnext = w.d1.data();
     float* rcur = rmode ? w.r0.data() : nullptr;
@@ -333,7 +339,7 @@ class CpuEvaluator final : public Evaluator {
       float db = 0.0f, rdb = 0.0f;
       for (int p = 0; p < ld; ++p) {
         if (p < nb) {
-          const float t = target[(p0 + static_cast<std::size_t>(p)) * n_out + o];
+          const float t = target[pixel_at(p0 + static_cast<std::size_t>(p)) * n_out + o];
           const float diff = y[row + p] - t;
           sse += static_cast<double>(diff) * diff;
           dcur[row + p] = kernels::mse_gradient(y[row + p], t, inv_count);
@@ -384,7 +390,6 @@ class CpuEvaluator final : public Evaluator {
 
   ParamLayout layout_;
   Mask mask_;
-  Grid grid_;
   CpuBackendOptions options_;
   const cpu::KernelTable& k_;
   int block_ = 256;
@@ -393,6 +398,8 @@ class CpuEvaluator final : public Evaluator {
   AlignedFloats eff_;    // params with masked entries forced to zero
   AlignedFloats eff_v_;  // the HVP direction, masked likewise
   std::vector<Workspace> ws_;
+  const std::uint32_t* active_subset_ = nullptr;
+  std::size_t n_active_ = 0;
 };
 
 class CpuBackend final : public Backend {
