@@ -1,1 +1,62 @@
-int main() { return 0; }
+// msinr: the command line. The only place that prints for people and chooses exit codes:
+// 0 success, 1 an error in the work (bad input, I/O, ...), 2 a usage error.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr::cli {
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+std::string data_dir() {
+  if (const char* env = std::getenv("MSINR_DATA_DIR"); env && *env) return env;
+  return MSINR_DATA_DIR;
+}
+
+}  // namespace msinr::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "msinr: an image codec built on meta-learned sparse implicit neural representations.\n"
+      "An image becomes the weights of a small sine-activated network (a SIREN) that maps pixel\n"
+      "coordinates to colour; fitting starts from a meta-learned sparse initialization.\n"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "msinr 0.1.0");
+  app.footer("Run 'msinr COMMAND --help' for a command's options and examples.");
+  msinr::cli::Runner decode, info;
+  auto encode = msinr::cli::add_codec_commands(app, decode, info);
+  auto fit = msinr::cli::add_fit_command(app);
+  auto train = msinr::cli::add_train_command(app);
+  auto eval = msinr::cli::add_eval_command(app);
+  auto bench = msinr::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (app.got_subcommand("encode")) return encode();
+    if (app.got_subcommand("decode")) return decode();
+    if (app.got_subcommand("info")) return info();
+    if (app.got_subcommand("fit")) return fit();
+    if (app.got_subcommand("train")) return train();
+    if (app.got_subcommand("eval")) return eval();
+    if (app.got_subcommand("bench")) return bench();
+  } catch (const msinr::Error& e) {
+    std::fprintf(stderr, "msinr: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "msinr: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "msinr: error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,203 @@
+// msinr train: meta-learn a sparse initialization family (Algorithm 1) and write a model file.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/eval_protocol.hpp"
+#include "cli/setup.hpp"
+#include "codec/model.hpp"
+#include "codec/training.hpp"
+#include "msinr/error.hpp"
+#include "msinr/meta_trainer.hpp"
+
+namespace msinr::cli {
+namespace {
+
+struct TrainArgs {
+  std::string data, out, resume, checkpoint, val_data;
+  int crop = 178, resize = 0, count = 0, val_count = 0;
+  std::string arch = "siren";
+  int width = 256, layers = 4;
+  float w0 = 200.0f;
+  int dense_steps = 1000, rounds = 15, round_steps = 200;
+  std::string order = "second", pruning = "magnitude";
+  int inner_steps = 2, tasks = 3;
+  float inner_lr = 0.01f, outer_lr = 1e-5f, fit_lr = 1e-3f;
+  std::uint64_t seed = 0;
+  double checkpoint_every = 120.0;
+  double pixel_fraction = 1.0;
+  EngineArgs engine;
+  bool quiet = false;
+};
+
+std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "data=%s crop=%d resize=%d count=%d width=%d layers=%d w0=%g dense=%d rounds=%d round=%d order=%s "
+                "inner=%d@%g outer=%g tasks=%d pruning=%s seed=%llu pixels=%g",
+                std::filesystem::absolute(a.data).lexically_normal().string().c_str(), a.crop, a.resize, a.count,
+                c.arch.hidden_width, c.arch.hidden_layers, c.arch.w0, c.dense_steps, c.rounds, c.round_steps,
+                a.order.c_str(), c.maml.inner_steps, c.maml.inner_lr, c.outer.lr, c.tasks_per_step, a.pruning.c_str(),
+                static_cast<unsigned long long>(c.seed), c.pixel_fraction);
+  return buf;
+}
+
+std::string hms(double s) {
+  char buf[32];
+  const long t = std::lround(std::max(0.0, s));
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+int run_train(const TrainArgs& a) {
+  if (a.arch != "siren")
+    throw Error(ErrorCode::kUnsupported, "--arch " + a.arch + ": only the SIREN is implemented so far");
+  MetaTrainingConfig c;
+  c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
+  c.arch.validate();
+  c.tile_size = a.crop;
+  c.maml.inner_steps = a.inner_steps;
+  c.maml.inner_lr = a.inner_lr;
+  c.maml.order = a.order == "first" ? MamlOrder::kFirst : a.order == "reptile" ? MamlOrder::kReptile : MamlOrder::kSecond;
+  c.outer.lr = a.outer_lr;
+  c.tasks_per_step = a.tasks;
+  c.dense_steps = a.dense_steps;
+  c.rounds = a.rounds;
+  c.round_steps = a.round_steps;
+  c.pruning = a.pruning == "random" ? PruningMethod::kRandom : PruningMethod::kMagnitude;
+  c.seed = a.seed;
+  c.pixel_fraction = a.pixel_fraction;
+  const std::string fp = fingerprint(a, c);
+  const std::string ckpt = a.checkpoint.empty() ? a.out + ".ckpt" : a.checkpoint;
+
+  if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.data.c_str());
+  codec::Dataset data = codec::load_dataset(a.data, {a.crop, a.resize, a.count});
+  if (!a.quiet)
+    std::fprintf(stderr, "%zu images of %dx%d (%d smaller than the crop skipped)\n", data.tiles.size(), a.crop, a.crop,
+                 data.skipped_small);
+  auto backend = make_engine(a.engine);
+  MetaTrainer trainer(c, *backend, data.tiles);
+  MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : codec::load_checkpoint(a.resume, fp);
+  if (!a.quiet) {
+    std::fprintf(stderr, "training on %s: %d dense steps, then %d rounds x %d steps, %s-order MAML, %s pruning\n",
+                 backend->description().c_str(), c.dense_steps, c.rounds, c.round_steps, a.order.c_str(),
+                 a.pruning.c_str());
+    if (!a.resume.empty())
+      std::fprintf(stderr, "resuming %s at round %d step %d\n", a.resume.c_str(), state.round, state.step);
+  }
+  auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_ckpt = std::chrono::steady_clock::now();
+  const bool tty = stderr_is_terminal();
+  MetaCallbacks cb;
+  cb.on_progress = [&](const MetaProgress& p) {
+    if (a.quiet) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_print < std::chrono::seconds(tty ? 1 : 30) && p.step != p.steps) return;
+    last_print = now;
+    std::fprintf(stderr, "%sround %d/%d step %d/%d  weights %zu  meta-loss %.5f (PSNR %.2f dB, %.2f before)  %.2f steps/s  ETA %s%s",
+                 tty ? "\r" : "", p.round, p.rounds, p.step, p.steps, p.weights, p.loss_after,
+                 -10 * std::log10(p.loss_after), -10 * std::log10(p.loss_before), p.steps_per_second,
+                 hms(p.eta_seconds).c_str(), tty ? "   " : "\n");
+  };
+  cb.on_level = [&](const MetaLevel& l) {
+    if (!a.quiet) std::fprintf(stderr, "%slevel %d done\n", tty ? "\n" : "", l.index);
+  };
+  cb.on_step_end = [&](const MetaTrainingState& s) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
+      codec::save_checkpoint(ckpt, fp, s);
+      last_ckpt = now;
+    }
+    return true;
+  };
+  trainer.run(state, cb);
+  codec::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails
+
+  codec::Model model;
+  model.arch = c.arch;
+  model.tile_size = a.crop;
+  model.levels = state.levels;
+  model.provenance.data = a.data + " (" + std::to_string(data.tiles.size()) + " images)";
+  model.provenance.recipe = fp;
+  model.provenance.steps = static_cast<std::uint64_t>(c.dense_steps) + static_cast<std::uint64_t>(c.rounds) * c.round_steps;
+  model.provenance.seed = c.seed;
+  model.provenance.wall_seconds = state.train_seconds;
+  model.provenance.created_by = "msinr 0.1.0";
+  model.provenance.notes.push_back({"device", backend->description()});
+  if (!a.val_data.empty() && a.val_count > 0) {
+    codec::Dataset val = codec::load_dataset(a.val_data, {a.crop, a.resize, a.val_count});
+    for (const auto& level : model.levels) {
+      const LevelScore s = evaluate_level(*backend, model.arch, level, val.tiles, a.crop, 100, a.fit_lr);
+      model.val_psnr.push_back(static_cast<float>(s.psnr_mean));
+      if (!a.quiet)
+        std::fprintf(stderr, "level %2d: %zu weights, validation PSNR %.2f +- %.2f dB after 100 steps\n", level.index,
+                     s.weights, s.psnr_mean, s.psnr_std);
+    }
+    model.provenance.notes.push_back({"validation", a.val_data + " (" + std::to_string(val.tiles.size()) +
+                                                        " images, 100 Adam steps at lr " + std::to_string(a.fit_lr) + ")"});
+  }
+  const codec::Model saved = codec::save_model(model, a.out);
+  std::error_code ec;
+  std::filesystem::remove(ckpt, ec);
+  std::printf("wrote %s: %zu levels, model id %s, %.0f s of training\n", a.out.c_str(), saved.levels.size(),
+              saved.id_hex().c_str(), state.train_seconds);
+  return 0;
+}
+
+}  // namespace
+
+Runner add_train_command(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Meta-learn a sparse SIREN initialization family (a model file)");
+  cmd->footer(
+      "Meta-learns one shared initialization over a folder of images with MAML, then prunes it by\n"
+      "global weight magnitude, 20% of the survivors per round, retraining after each round\n"
+      "(Algorithm 1 of Lee et al. 2021). Every round becomes a level of the model: level i keeps\n"
+      "0.8^i of the weights. Progress goes to stderr; a checkpoint is written every few minutes\n"
+      "(OUT.ckpt) and --resume continues a killed run exactly where that checkpoint left it.\n\n"
+      "Examples:\n"
+      "  msinr train --data ../shared/data/celeba89 --crop 89 --out faces.msm\n"
+      "  msinr train --data imgs --out m.msm --dense-steps 20000 --rounds 15 --round-steps 2000 --order first\n"
+      "  msinr train --data imgs --out m.msm --resume m.msm.ckpt");
+  cmd->add_option("--data", a->data, "Folder of training images (PNG/JPEG)")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("-o,--out", a->out, "Model file to write (.msm)")->required();
+  cmd->add_option("--crop", a->crop, "Center-crop size: the model's tile size")->capture_default_str()->check(CLI::Range(8, 1024));
+  cmd->add_option("--resize", a->resize, "Scale the shorter side to this first (0: no resize)")->capture_default_str();
+  cmd->add_option("--count", a->count, "Use the first N images (0: all)")->capture_default_str();
+  cmd->add_option("--arch", a->arch, "Architecture")->capture_default_str()->check(CLI::IsMember({"siren", "ffn"}));
+  cmd->add_option("--width", a->width, "Hidden width")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--layers", a->layers, "Sine layers")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--w0", a->w0, "SIREN frequency factor")->capture_default_str();
+  cmd->add_option("--dense-steps", a->dense_steps, "Outer steps before the first pruning")->capture_default_str();
+  cmd->add_option("--rounds", a->rounds, "Pruning rounds (each keeps 80% of the survivors)")->capture_default_str()->check(CLI::Range(0, 63));
+  cmd->add_option("--round-steps", a->round_steps, "Outer steps after each pruning")->capture_default_str();
+  cmd->add_option("--order", a->order, "MAML variant: second (exact), first, or reptile")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"second", "first", "reptile"}));
+  cmd->add_option("--inner-steps", a->inner_steps, "Inner SGD steps per task")->capture_default_str()->check(CLI::Range(1, 100));
+  cmd->add_option("--inner-lr", a->inner_lr, "Inner SGD learning rate")->capture_default_str();
+  cmd->add_option("--outer-lr", a->outer_lr, "Outer Adam learning rate")->capture_default_str();
+  cmd->add_option("--tasks", a->tasks, "Images per outer step")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--pruning", a->pruning, "magnitude (Meta-SparseINR) or random (the baseline)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"magnitude", "random"}));
+  cmd->add_option("--pixel-fraction", a->pixel_fraction,
+                  "Fraction of each image's pixels per task, drawn anew each time (1: full batch, as the paper)")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-4, 1.0));
+  cmd->add_option("--seed", a->seed, "Seed for init, task sampling and random pruning")->capture_default_str();
+  cmd->add_option("--resume", a->resume, "Continue from this checkpoint")->check(CLI::ExistingFile);
+  cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint path (default: OUT.ckpt)");
+  cmd->add_option("--checkpoint-every", a->checkpoint_every, "Seconds between checkpoints")->capture_default_str();
+  cmd->add_option("--val-data", a->val_data, "Folder of validation images for each level's PSNR")->check(CLI::ExistingDirectory);
+  cmd->add_option("--val-count", a->val_count, "Validation images (0: none)")->capture_default_str();
+  cmd->add_option("--fit-lr", a->fit_lr, "Adam learning rate of the 100-step validation fits")->capture_default_str();
+  add_engine_options(*cmd, a->engine);
+  cmd->add_flag("-q,--quiet", a->quiet, "Print nothing but errors and the final line");
+  return [a] { return run_train(*a); };
+}
+
+}  // namespace msinr::cli

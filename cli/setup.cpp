@@ -1,0 +1,67 @@
+#include "cli/setup.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "codec/image.hpp"
+#include "codec/image_io.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr::cli {
+
+void add_engine_options(CLI::App& cmd, EngineArgs& args) {
+  cmd.add_option("--device", args.device,
+                 "Compute device: auto (GPU when usable, else CPU), cpu, cuda, or reference (slow scalar oracle)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "reference"}));
+  cmd.add_option("--threads", args.threads, "CPU threads (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd.add_option("--block", args.block_pixels, "CPU pixels per cache block (0: default)")
+      ->check(CLI::Range(0, 65536))
+      ->group("Tuning");
+}
+
+std::unique_ptr<Backend> make_engine(const EngineArgs& args) {
+  if (args.device == "reference") return make_reference_backend();
+  if (args.device == "cuda") return make_cuda_backend();
+  if (args.device == "auto" && cuda_backend_available()) return make_cuda_backend();
+  CpuBackendOptions opt;
+  opt.threads = args.threads;
+  if (args.block_pixels > 0) opt.block_pixels = args.block_pixels;
+  return make_cpu_backend(opt);
+}
+
+Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density) {
+  const Mask dense = dense_mask(layout);
+  if (density >= 1.0) return dense;
+  const auto keep = static_cast<std::size_t>(std::llround(density * static_cast<double>(layout.weight_count())));
+  return global_magnitude_mask(layout, params, dense, std::max<std::size_t>(keep, 1));
+}
+
+static std::string lower_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+void check_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string ext = lower_extension(path);
+  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg")
+    throw Error(ErrorCode::kInvalidArgument, path + ": output must end in .png, .jpg or .jpeg");
+  const fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw Error(ErrorCode::kIo, path + ": folder " + parent.string() + " does not exist");
+}
+
+void write_image_by_extension(const codec::Image& image, const std::string& path) {
+  if (lower_extension(path) == ".png") codec::write_png(image, path);
+  else codec::write_jpeg(image, path, 95, /*subsample_420=*/false);
+}
+
+}  // namespace msinr::cli

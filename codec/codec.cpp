@@ -1,0 +1,342 @@
+#include "codec/codec.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
+#include "codec/metrics.hpp"
+#include "codec/tiling.hpp"
+#include "msinr/backend.hpp"
+#include "msinr/error.hpp"
+#include "msinr/fitter.hpp"
+
+namespace msinr::codec {
+namespace {
+
+std::unique_ptr<Backend> make_backend_for(Device device, int threads) {
+  switch (device) {
+    case Device::kReference: return make_reference_backend();
+    case Device::kCuda: return make_cuda_backend();
+    case Device::kAuto:
+      if (cuda_backend_available()) return make_cuda_backend();
+      [[fallthrough]];
+    case Device::kCpu: {
+      CpuBackendOptions o;
+      o.threads = threads;
+      return make_cpu_backend(o);
+    }
+  }
+  return make_cpu_backend();
+}
+
+// Which parameters a tile stores, in payload order: kept weights by ascending index, then biases.
+std::vector<std::uint32_t> stored_indices(const ParamLayout& layout, const Mask& mask) {
+  std::vector<std::uint32_t> idx;
+  const auto& w = layout.weight_flags();
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (w[i] && mask[i]) idx.push_back(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (!w[i]) idx.push_back(static_cast<std::uint32_t>(i));
+  return idx;
+}
+
+// Fits every tile of `rgb` at one level; returns the float values (tile after tile) and the 8-bit
+// PSNR of the float fit.
+struct FitAll {
+  std::vector<float> values;
+  double psnr = 0.0;
+  std::string device;
+};
+
+FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
+  ParamLayout layout(model.arch);
+  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto stored = stored_indices(layout, level.mask);
+  FitAll out;
+  out.values.resize(tiles.size() * stored.size());
+  std::vector<float> recon(static_cast<std::size_t>(rgb.width) * rgb.height * 3);
+  const std::vector<float> target_all = to_float_rgb(rgb);
+
+  // Tiles are independent. On the CPU several run at once, each on fewer threads, which beats
+  // spreading one small tile's blocks over every core.
+  const int hw = opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads());
+  const bool cpu = opt.device == Device::kCpu || (opt.device == Device::kAuto && !cuda_backend_available());
+  const int workers = cpu ? std::max(1, std::min<int>(hw, static_cast<int>(tiles.size()))) : 1;
+  const int threads_each = std::max(1, hw / workers);
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> cancelled{false};
+  std::vector<std::string> errors(static_cast<std::size_t>(workers));
+  std::mutex device_mutex;
+  auto work = [&](int worker) {
+    try {
+      auto backend = make_backend_for(opt.device, threads_each);
+      {
+        std::lock_guard<std::mutex> lock(device_mutex);
+        if (out.device.empty()) out.device = backend->description() + (workers > 1 ? " x" + std::to_string(workers) + " tiles at once" : "");
+      }
+      for (std::size_t t; !cancelled && (t = next++) < tiles.size();) {
+        const TileRect& r = tiles[t];
+        const Grid grid = tile_grid(r, model.tile_size);
+        std::vector<float> target(grid.pixels() * 3);
+        for (int y = 0; y < r.height; ++y)
+          std::copy_n(&target_all[((static_cast<std::size_t>(r.y0) + y) * rgb.width + r.x0) * 3],
+                      static_cast<std::size_t>(r.width) * 3, &target[static_cast<std::size_t>(y) * r.width * 3]);
+        auto ev = backend->make_evaluator(model.arch, level.mask, grid);
+        std::vector<float> params = level.init;
+        FitOptions fo;
+        fo.steps = opt.steps;
+        fo.adam.lr = opt.lr;
+        fit(*ev, level.mask, params, target.data(), fo);
+        for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
+        std::vector<float> y(target.size());
+        ev->forward(params.data(), y.data());
+        for (int yy = 0; yy < r.height; ++yy)
+          std::copy_n(&y[static_cast<std::size_t>(yy) * r.width * 3], static_cast<std::size_t>(r.width) * 3,
+                      &recon[((static_cast<std::size_t>(r.y0) + yy) * rgb.width + r.x0) * 3]);
+        const std::size_t finished = ++done;
+        if (opt.progress) {
+          std::lock_guard<std::mutex> lock(device_mutex);
+          if (!opt.progress(finished, tiles.size())) cancelled = true;
+        }
+      }
+    } catch (const std::exception& e) {
+      errors[static_cast<std::size_t>(worker)] = e.what();
+      cancelled = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (!e.empty()) throw Error(ErrorCode::kInternal, "encoding failed: " + e);
+  if (cancelled) throw Error(ErrorCode::kCancelled, "encoding cancelled");
+  out.psnr = psnr_8bit(from_float_rgb(recon.data(), rgb.width, rgb.height), rgb);
+  return out;
+}
+
+}  // namespace
+
+Device parse_device(const std::string& name) {
+  if (name == "auto") return Device::kAuto;
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda") return Device::kCuda;
+  if (name == "reference") return Device::kReference;
+  throw Error(ErrorCode::kInvalidArgument, "unknown device '" + name + "' (auto, cpu, cuda, reference)");
+}
+
+EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  if (opt.steps < 0 || !(opt.lr > 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr > 0");
+  if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
+  if (opt.device == Device::kCuda && !cuda_backend_available()) make_cuda_backend();  // throws a clear kDevice
+  const Image rgb = to_rgb(input);
+  ParamLayout layout(model.arch);
+  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const double pixels = static_cast<double>(rgb.width) * rgb.height;
+
+  auto values_of = [&](const MetaLevel& l) { return kept_weights(layout, l.mask) + (layout.param_count() - layout.weight_count()); };
+  // Levels from densest to sparsest.
+  std::vector<const MetaLevel*> order;
+  for (const auto& l : model.levels) order.push_back(&l);
+  std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return values_of(*a) > values_of(*b); });
+
+  auto encode_at = [&](const MetaLevel& level) {
+    FitAll fitted = fit_tiles(rgb, model, level, opt);
+    format::ContainerHeader h;
+    h.width = static_cast<std::uint32_t>(rgb.width);
+    h.height = static_cast<std::uint32_t>(rgb.height);
+    h.channels = 3;
+    h.tile_size = static_cast<std::uint32_t>(model.tile_size);
+    h.model_id = model.id;
+    h.level = static_cast<std::uint32_t>(level.index);
+    h.precision = format::Precision::kFp16;
+    h.steps = static_cast<std::uint32_t>(opt.steps);
+    h.tile_count = static_cast<std::uint32_t>(tiles.size());
+    h.values_per_tile = static_cast<std::uint32_t>(values_of(level));
+    EncodeResult r;
+    try {
+      r.bytes = format::write_container(h, fitted.values);
+    } catch (const format::FormatError& e) {
+      rethrow_format_error(e, "encode");
+    }
+    r.level = level.index;
+    r.tiles = tiles.size();
+    r.values_per_tile = h.values_per_tile;
+    r.fit_psnr = fitted.psnr;
+    r.device = fitted.device;
+    return r;
+  };
+
+  EncodeResult result;
+  if (opt.level >= 0) {
+    result = encode_at(model.level(opt.level));
+  } else if (opt.target_psnr > 0.0) {
+    // Binary search over levels (PSNR falls as levels get sparser): the sparsest that reaches it.
+    std::size_t lo = 0, hi = order.size();  // answer in [lo, hi]; hi = none reaches it
+    EncodeResult best;
+    bool have = false;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      EncodeResult r = encode_at(*order[order.size() - 1 - mid]);  // mid-th sparsest
+      const Image back = decode_image(r.bytes, "candidate", model, {});
+      if (psnr_8bit(back, rgb) >= opt.target_psnr) {
+        best = std::move(r);
+        have = true;
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    result = have ? std::move(best) : encode_at(*order.front());  // none reaches it: the densest
+  } else {
+    const MetaLevel* pick = nullptr;
+    if (opt.target_bpp > 0.0) {
+      for (const MetaLevel* l : order) {  // densest first: the first that fits
+        const double estimate = (values_of(*l) * tiles.size() * 16.0 + 8.0 * 160.0) / pixels;
+        if (estimate <= opt.target_bpp) {
+          pick = l;
+          break;
+        }
+      }
+      if (!pick) pick = order.back();  // nothing fits: the sparsest
+    } else {
+      pick = &model.level(model.default_level());
+    }
+    result = encode_at(*pick);
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  ContainerInfo info;
+  try {
+    info.header = format::peek_header(bytes);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, name);
+  }
+  info.file_bytes = bytes.size();
+  info.bpp = static_cast<double>(bytes.size()) * 8.0 / (static_cast<double>(info.header.width) * info.header.height);
+  return info;
+}
+
+void output_size(const DecodeOptions& o, int width, int height, int& ow, int& oh) {
+  if (o.width < 0 || o.height < 0 || o.scale < 0 || !std::isfinite(o.scale))
+    throw Error(ErrorCode::kInvalidArgument, "output size and scale must be positive");
+  if (o.scale > 0.0 && (o.width > 0 || o.height > 0))
+    throw Error(ErrorCode::kInvalidArgument, "give either a scale or an output size, not both");
+  const double w = width, h = height;
+  double fw = w, fh = h;
+  if (o.scale > 0.0) fw = w * o.scale, fh = h * o.scale;
+  else if (o.width > 0 && o.height > 0) fw = o.width, fh = o.height;
+  else if (o.width > 0) fw = o.width, fh = h * o.width / w;
+  else if (o.height > 0) fh = o.height, fw = w * o.height / h;
+  if (!(fw < 1e9 && fh < 1e9) || !dimensions_within_limits(std::llround(std::max(1.0, fw)), std::llround(std::max(1.0, fh))))
+    throw Error(ErrorCode::kLimit, "output size " + std::to_string(std::llround(fw)) + "x" + std::to_string(std::llround(fh)) +
+                                       " is beyond the limits (each side <= 32768, at most 2^28 pixels)");
+  ow = static_cast<int>(std::max(1LL, std::llround(fw)));
+  oh = static_cast<int>(std::max(1LL, std::llround(fh)));
+}
+
+void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+                 const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row) {
+  format::Container c;
+  try {
+    c = format::read_container(bytes);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, name);
+  }
+  const auto& h = c.header;
+  if (h.model_id != model.id)
+    throw Error(ErrorCode::kModelMismatch, name + " was encoded with model " + format::model_id_hex(h.model_id).substr(0, 16) +
+                                               ", not with the model given (" + model.id_hex().substr(0, 16) +
+                                               "); pass the right one with --model");
+  if (static_cast<int>(h.tile_size) != model.tile_size)
+    throw Error(ErrorCode::kCorrupt, name + ": tile size differs from the model's");
+  const MetaLevel& level = model.level(static_cast<int>(h.level));
+  ParamLayout layout(model.arch);
+  const auto stored = stored_indices(layout, level.mask);
+  if (stored.size() != h.values_per_tile)
+    throw Error(ErrorCode::kCorrupt, name + ": " + std::to_string(h.values_per_tile) + " values per tile, level " +
+                                         std::to_string(level.index) + " stores " + std::to_string(stored.size()));
+  const int W = static_cast<int>(h.width), H = static_cast<int>(h.height), T = model.tile_size;
+  int ow = 0, oh = 0;
+  output_size(opt, W, H, ow, oh);
+  const int tiles_x = (W + T - 1) / T, tiles_y = (H + T - 1) / T;
+
+  // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
+  auto source_pos = [](int i, int n, int N) { return n <= 1 ? (N - 1) / 2.0 : static_cast<double>(i) * (N - 1) / (n - 1); };
+  auto tile_of = [&](double s, int tiles) { return std::min(tiles - 1, static_cast<int>(std::floor(s / T))); };
+  // Output index ranges that fall into each tile column / row.
+  auto ranges = [&](int n, int N, int tiles) {
+    std::vector<std::pair<int, int>> r(static_cast<std::size_t>(tiles), {0, -1});
+    for (int i = 0; i < n; ++i) {
+      const int t = tile_of(source_pos(i, n, N), tiles);
+      auto& p = r[static_cast<std::size_t>(t)];
+      if (p.second < p.first) p.first = i;
+      p.second = i;
+    }
+    return r;
+  };
+  const auto col_ranges = ranges(ow, W, tiles_x), row_ranges = ranges(oh, H, tiles_y);
+  CpuBackendOptions cpu_opt;
+  cpu_opt.threads = opt.threads;
+  auto backend = make_cpu_backend(cpu_opt);
+  std::vector<float> params(layout.param_count());
+  std::vector<std::uint8_t> band;
+  std::vector<float> out;
+  for (int ty = 0; ty < tiles_y; ++ty) {
+    const auto [ry0, ry1] = row_ranges[static_cast<std::size_t>(ty)];
+    if (ry1 < ry0) continue;
+    const int band_rows = ry1 - ry0 + 1;
+    band.assign(static_cast<std::size_t>(band_rows) * ow * 3, 0);
+    for (int tx = 0; tx < tiles_x; ++tx) {
+      const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
+      if (cx1 < cx0) continue;
+      const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
+      std::fill(params.begin(), params.end(), 0.0f);
+      for (std::size_t k = 0; k < stored.size(); ++k) params[stored[k]] = c.values[t * stored.size() + k];
+      Grid g;
+      g.rows = band_rows;
+      g.cols = cx1 - cx0 + 1;
+      g.row_lo = static_cast<float>(tile_coord(source_pos(ry0, oh, H) - ty * T, T));
+      g.row_hi = static_cast<float>(tile_coord(source_pos(ry1, oh, H) - ty * T, T));
+      g.col_lo = static_cast<float>(tile_coord(source_pos(cx0, ow, W) - tx * T, T));
+      g.col_hi = static_cast<float>(tile_coord(source_pos(cx1, ow, W) - tx * T, T));
+      auto ev = backend->make_evaluator(model.arch, level.mask, g);
+      out.resize(g.pixels() * 3);
+      ev->forward(params.data(), out.data());
+      const Image tile_img = from_float_rgb(out.data(), g.cols, g.rows);
+      for (int y = 0; y < g.rows; ++y)
+        std::copy_n(&tile_img.pixels[static_cast<std::size_t>(y) * g.cols * 3], static_cast<std::size_t>(g.cols) * 3,
+                    &band[(static_cast<std::size_t>(y) * ow + cx0) * 3]);
+    }
+    for (int y = 0; y < band_rows; ++y) row(ry0 + y, &band[static_cast<std::size_t>(y) * ow * 3]);
+  }
+}
+
+Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+                   const DecodeOptions& options) {
+  Image im;
+  bool first = true;
+  decode_rows(bytes, name, model, options, [&](int y, const std::uint8_t* rgb) {
+    if (first) {
+      // The first row fixes the size; recompute it the way decode_rows did.
+      format::ContainerHeader h = format::peek_header(bytes);
+      int ow = 0, oh = 0;
+      output_size(options, static_cast<int>(h.width), static_cast<int>(h.height), ow, oh);
+      im = make_image(ow, oh, 3);
+      first = false;
+    }
+    std::copy_n(rgb, static_cast<std::size_t>(im.width) * 3, &im.pixels[static_cast<std::size_t>(y) * im.width * 3]);
+  });
+  return im;
+}
+
+}  // namespace msinr::codec

@@ -1,0 +1,68 @@
+#pragma once
+// The codec proper: image -> .msinr bytes (fit every tile from a level's sparse init) and back
+// (render the fitted networks on any pixel grid).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "codec/image.hpp"
+#include "codec/model.hpp"
+#include "format/container.hpp"
+
+namespace msinr::codec {
+
+enum class Device { kAuto, kCpu, kCuda, kReference };
+Device parse_device(const std::string& name);  // "auto", "cpu", "cuda", "reference"
+
+struct EncodeOptions {
+  int level = -1;            // a model level index; -1: from target_bpp / target_psnr, else the model's default
+  double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
+  double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
+  int steps = 100;           // Adam steps per tile
+  float lr = 1e-3f;          // Adam learning rate
+  Device device = Device::kAuto;
+  int threads = 0;           // 0: all cores
+  // Called as each tile finishes (from worker threads, one call at a time); return false to cancel
+  // (encode_image then throws kCancelled).
+  std::function<bool(std::size_t done, std::size_t total)> progress;
+};
+
+struct EncodeResult {
+  std::vector<std::uint8_t> bytes;  // the complete .msinr file
+  int level = 0;
+  std::size_t tiles = 0;
+  std::size_t values_per_tile = 0;
+  double seconds = 0.0;
+  double fit_psnr = 0.0;            // 8-bit PSNR of the float fit before fp16 rounding
+  std::string device;               // what did the fitting
+};
+
+// The input may have any channel count; it is converted to RGB first (see image.hpp's policy).
+EncodeResult encode_image(const Image& image, const Model& model, const EncodeOptions& options);
+
+struct DecodeOptions {
+  int width = 0, height = 0;  // output size; 0 keeps the aspect ratio of the other (both 0: native or scale)
+  double scale = 0.0;         // > 0: both sides times this
+  int threads = 0;
+};
+
+struct ContainerInfo {
+  format::ContainerHeader header;
+  std::size_t file_bytes = 0;
+  double bpp = 0.0;  // file bytes * 8 / (width * height)
+};
+
+ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name);
+
+// Output size for these options on an image of width x height (validated against the limits).
+void output_size(const DecodeOptions& options, int width, int height, int& out_width, int& out_height);
+
+// Renders row by row: `row` receives each output row (out_width * 3 bytes) in order, so memory
+// stays bounded by one tile row of the output. Refuses a file made with another model.
+void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+                 const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row);
+Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+                   const DecodeOptions& options = {});
+
+}  // namespace msinr::codec

@@ -1,0 +1,118 @@
+#include "codec/model.hpp"
+
+#include <cstdlib>
+
+#include "format/file_io.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr::codec {
+
+void rethrow_format_error(const format::FormatError& e, const std::string& context) {
+  ErrorCode code = ErrorCode::kCorrupt;
+  switch (e.code()) {
+    case format::FormatErrorCode::kIo: code = ErrorCode::kIo; break;
+    case format::FormatErrorCode::kCorrupt:
+    case format::FormatErrorCode::kChecksum: code = ErrorCode::kCorrupt; break;
+    case format::FormatErrorCode::kUnsupported: code = ErrorCode::kUnsupported; break;
+    case format::FormatErrorCode::kLimit: code = ErrorCode::kLimit; break;
+    case format::FormatErrorCode::kInvalidArgument: code = ErrorCode::kInvalidArgument; break;
+    case format::FormatErrorCode::kModelMismatch: code = ErrorCode::kModelMismatch; break;
+  }
+  throw Error(code, context.empty() ? std::string(e.what()) : context + ": " + e.what());
+}
+
+const MetaLevel& Model::level(int index) const {
+  std::string have;
+  for (const auto& l : levels) {
+    if (l.index == index) return l;
+    have += (have.empty() ? "" : ", ") + std::to_string(l.index);
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "the model has no level " + std::to_string(index) + " (levels: " + have + ")");
+}
+
+int Model::default_level() const {
+  for (const auto& [key, value] : provenance.notes)
+    if (key == "default_level") {
+      const int l = std::atoi(value.c_str());
+      for (const auto& lv : levels)
+        if (lv.index == l) return l;
+    }
+  if (levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
+  return levels.back().index;
+}
+
+format::ModelFile to_model_file(const Model& model) {
+  format::ModelFile f;
+  f.arch = "siren";
+  f.in_features = static_cast<std::uint32_t>(model.arch.in_features);
+  f.hidden_width = static_cast<std::uint32_t>(model.arch.hidden_width);
+  f.hidden_layers = static_cast<std::uint32_t>(model.arch.hidden_layers);
+  f.out_features = static_cast<std::uint32_t>(model.arch.out_features);
+  f.w0 = model.arch.w0;
+  f.tile_size = static_cast<std::uint32_t>(model.tile_size);
+  for (std::size_t i = 0; i < model.levels.size(); ++i) {
+    format::ModelLevel l;
+    l.index = static_cast<std::uint32_t>(model.levels[i].index);
+    l.mask = model.levels[i].mask;
+    l.init = model.levels[i].init;
+    l.val_psnr = i < model.val_psnr.size() ? model.val_psnr[i] : 0.0f;
+    f.levels.push_back(std::move(l));
+  }
+  f.provenance = model.provenance;
+  return f;
+}
+
+Model from_model_file(const format::ModelFile& f) {
+  if (f.arch != "siren") throw Error(ErrorCode::kUnsupported, "model architecture '" + f.arch + "' is not supported");
+  Model m;
+  m.arch = Architecture{static_cast<int>(f.in_features), static_cast<int>(f.hidden_width),
+                        static_cast<int>(f.hidden_layers), static_cast<int>(f.out_features), f.w0};
+  ParamLayout layout(m.arch);  // validates the architecture
+  if (layout.param_count() != f.param_count && f.param_count != 0)
+    throw Error(ErrorCode::kCorrupt, "model parameter count does not match its architecture");
+  m.tile_size = static_cast<int>(f.tile_size);
+  for (const auto& l : f.levels) {
+    if (l.mask.size() != layout.param_count() || l.init.size() != layout.param_count())
+      throw Error(ErrorCode::kCorrupt, "model level " + std::to_string(l.index) + " does not match the architecture");
+    MetaLevel lv{static_cast<int>(l.index), l.mask, l.init};
+    check_mask(layout, lv.mask);  // biases must be kept
+    m.levels.push_back(std::move(lv));
+    m.val_psnr.push_back(l.val_psnr);
+  }
+  m.provenance = f.provenance;
+  m.id = f.model_id;
+  return m;
+}
+
+Model load_model_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name) {
+  try {
+    return from_model_file(format::read_model_file(std::span<const std::uint8_t>(data, size)));
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, name);
+  } catch (const Error& e) {
+    throw Error(e.code(), name + ": " + e.what());
+  }
+}
+
+Model load_model(const std::string& path) {
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = format::read_file(path, 1ull << 31);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, "");
+  }
+  return load_model_from_memory(bytes.data(), bytes.size(), path);
+}
+
+Model save_model(const Model& model, const std::string& path) {
+  try {
+    const auto bytes = format::write_model_file(to_model_file(model));
+    format::write_file_atomic(path, bytes);
+    return load_model_from_memory(bytes.data(), bytes.size(), path);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, path);
+  }
+}
+
+}  // namespace msinr::codec

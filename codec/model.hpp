@@ -1,0 +1,45 @@
+#pragma once
+// A trained model in memory: the architecture, the tile size it was trained at, and every
+// sparsity level's mask and initialization, with the identity (content hash) the container cites.
+#include <string>
+#include <vector>
+
+#include "format/model_file.hpp"
+#include "msinr/meta_trainer.hpp"
+
+namespace msinr::codec {
+
+struct ModelLevelInfo {
+  int index = 0;
+  std::size_t kept_weights = 0;
+  double density = 1.0;
+  float val_psnr = 0.0f;
+};
+
+struct Model {
+  Architecture arch;
+  int tile_size = 0;
+  std::vector<MetaLevel> levels;
+  std::vector<float> val_psnr;  // per level; 0 when not measured
+  format::Provenance provenance;
+  format::ModelId id{};
+  std::string id_hex() const { return format::model_id_hex(id); }
+  // The level with this index (its pruning round); throws kInvalidArgument listing those that exist.
+  const MetaLevel& level(int index) const;
+  // The level the encoder uses when none is asked for: the provenance note "default_level" when
+  // the model has one, else the sparsest level.
+  int default_level() const;
+};
+
+// Format-level model <-> engine model. Errors from the format become msinr::Error.
+format::ModelFile to_model_file(const Model& model);
+Model from_model_file(const format::ModelFile& file);
+Model load_model(const std::string& path);
+Model load_model_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors);
+// Writes atomically; returns the model as read back (with its id).
+Model save_model(const Model& model, const std::string& path);
+
+// Rethrows a format::FormatError as msinr::Error with the same meaning, prefixed by `context`.
+[[noreturn]] void rethrow_format_error(const format::FormatError& e, const std::string& context);
+
+}  // namespace msinr::codec

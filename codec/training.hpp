@@ -1,0 +1,34 @@
+#pragma once
+// What meta-training needs from files: a folder of images as equal-sized float tiles, and
+// checkpoints of the trainer's state that a killed run resumes from.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "msinr/meta_trainer.hpp"
+
+namespace msinr::codec {
+
+struct DatasetOptions {
+  int crop = 178;     // center crop to crop x crop
+  int resize = 0;     // first scale so the shorter side is this many pixels (0: no resize)
+  int count = 0;      // use the first `count` images in name order (0: all)
+};
+
+struct Dataset {
+  std::vector<std::vector<float>> tiles;  // crop * crop * 3 floats in [0, 1] each
+  std::vector<std::string> names;
+  int skipped_small = 0;                  // images smaller than the crop (not upscaled)
+};
+
+// Reads every .png/.jpg/.jpeg in `dir` (sorted by name, so runs are reproducible). Unreadable
+// files are an error naming the file; images smaller than the crop are skipped and counted.
+Dataset load_dataset(const std::string& dir, const DatasetOptions& options,
+                     const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+
+// Checkpoints: magic "MSINRCKP", u32 LE version, zstd frame of the state, u32 LE CRC-32C of all
+// before it. `fingerprint` names the configuration; resuming under another one is refused.
+void save_checkpoint(const std::string& path, const std::string& fingerprint, const MetaTrainingState& state);
+MetaTrainingState load_checkpoint(const std::string& path, const std::string& expected_fingerprint);
+
+}  // namespace msinr::codec

@@ -1,0 +1,193 @@
+// The codec end to end in memory: encode -> bytes -> decode, with a small model trained here.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "codec/codec.hpp"
+#include "codec/image_io.hpp"
+#include "codec/metrics.hpp"
+#include "codec/model.hpp"
+#include "codec_test_util.hpp"
+#include "msinr/error.hpp"
+#include "msinr/meta_trainer.hpp"
+
+using namespace msinr;
+using namespace msinr::codec;
+
+namespace {
+
+// A real (tiny) model from the project's own trainer: a SIREN 2-32x3-3 at tile 24, four levels.
+const Model& test_model() {
+  static const Model model = [] {
+    MetaTrainingConfig c;
+    c.arch = Architecture{2, 32, 3, 3, 60.0f};
+    c.tile_size = 24;
+    c.outer.lr = 1e-4f;
+    c.dense_steps = 20;
+    c.rounds = 3;
+    c.round_steps = 5;
+    const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
+    std::vector<std::vector<float>> tiles;
+    for (int k = 0; k < 12; ++k) {
+      Image crop = make_image(24, 24, 3);
+      for (int y = 0; y < 24; ++y)
+        for (int x = 0; x < 24; ++x)
+          for (int ch = 0; ch < 3; ++ch)
+            crop.pixels[(y * 24 + x) * 3 + ch] = sample.pixels[((100 + 30 * k + y) * sample.width + 200 + 20 * k + x) * 3 + ch];
+      tiles.push_back(to_float_rgb(crop));
+    }
+    auto backend = make_cpu_backend();
+    MetaTrainer trainer(c, *backend, tiles);
+    MetaTrainingState s = trainer.initial_state();
+    trainer.run(s, {});
+    Model m;
+    m.arch = c.arch;
+    m.tile_size = c.tile_size;
+    m.levels = s.levels;
+    m.provenance.data = "kodim23 crops";
+    const auto bytes = format::write_model_file(to_model_file(m));
+    return load_model_from_memory(bytes.data(), bytes.size(), "test model");
+  }();
+  return model;
+}
+
+Image crop_of_sample(int w, int h) {
+  const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
+  Image im = make_image(w, h, 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) im.pixels[(y * w + x) * 3 + c] = sample.pixels[((150 + y) * sample.width + 300 + x) * 3 + c];
+  return im;
+}
+
+EncodeOptions cpu_options(int level) {
+  EncodeOptions o;
+  o.level = level;
+  o.device = Device::kCpu;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("codec: round trip on a Kodak crop whose size is not a multiple of the tile") {
+  const Model& m = test_model();
+  const Image im = crop_of_sample(50, 37);
+  const EncodeResult r = encode_image(im, m, cpu_options(2));
+  CHECK(r.tiles == 3u * 2u);
+  CHECK(r.level == 2);
+  const ContainerInfo info = read_info(r.bytes, "mem");
+  CHECK(info.header.width == 50u);
+  CHECK(info.header.height == 37u);
+  CHECK(info.bpp == doctest::Approx(r.bytes.size() * 8.0 / (50 * 37)));
+  const Image back = decode_image(r.bytes, "mem", m);
+  REQUIRE(back.width == 50);
+  REQUIRE(back.height == 37);
+  const double psnr = psnr_8bit(back, im);
+  MESSAGE("fit PSNR " << r.fit_psnr << " dB, decoded (fp16) " << psnr << " dB, " << r.bytes.size() << " bytes");
+  CHECK(psnr > 18.0);                             // it really fitted (the init alone gives < 12 dB)
+  CHECK(std::fabs(psnr - r.fit_psnr) < 0.1);      // what fp16 storage costs
+  CHECK(decode_image(r.bytes, "mem", m).pixels == back.pixels);  // decoding is deterministic
+  CHECK(encode_image(im, m, cpu_options(2)).bytes == r.bytes);   // and so is encoding
+}
+
+TEST_CASE("codec: sparser levels make smaller files") {
+  const Model& m = test_model();
+  const Image im = crop_of_sample(48, 48);
+  const auto dense = encode_image(im, m, cpu_options(0));
+  const auto sparse = encode_image(im, m, cpu_options(3));
+  CHECK(sparse.bytes.size() < dense.bytes.size());
+  EncodeOptions by_bpp;
+  by_bpp.device = Device::kCpu;
+  by_bpp.target_bpp = sparse.bytes.size() * 8.0 / (48 * 48) + 0.01;
+  const auto picked = encode_image(im, m, by_bpp);
+  CHECK(picked.bytes.size() * 8.0 / (48 * 48) <= by_bpp.target_bpp + 0.5);  // the estimate is close to the truth
+  EncodeOptions by_psnr;
+  by_psnr.device = Device::kCpu;
+  by_psnr.target_psnr = 15.0;
+  const auto q = encode_image(im, m, by_psnr);
+  CHECK(psnr_8bit(decode_image(q.bytes, "mem", m), im) >= 15.0);
+}
+
+TEST_CASE("codec: decoding at other resolutions") {
+  const Model& m = test_model();
+  const Image im = crop_of_sample(40, 30);
+  const auto r = encode_image(im, m, cpu_options(1));
+  const Image native = decode_image(r.bytes, "mem", m);
+  DecodeOptions twice;
+  twice.scale = 2.0;
+  const Image big = decode_image(r.bytes, "mem", m, twice);
+  CHECK(big.width == 80);
+  CHECK(big.height == 60);
+  DecodeOptions half;
+  half.width = 20;  // height follows the aspect ratio
+  const Image small = decode_image(r.bytes, "mem", m, half);
+  CHECK(small.width == 20);
+  CHECK(small.height == 15);
+  // Plausible images: close to resampling the native decode.
+  CHECK(psnr_8bit(big, resize_bilinear(native, 80, 60)) > 22.0);
+  CHECK(psnr_8bit(small, resize_bilinear(native, 20, 15)) > 18.0);
+  // Corners stay corners: the 2x decode's corner pixels are the native decode's.
+  for (int c = 0; c < 3; ++c) {
+    CHECK(std::abs(big.pixels[c] - native.pixels[c]) <= 1);
+    CHECK(std::abs(big.pixels[(60 * 80 - 1) * 3 + c] - native.pixels[(30 * 40 - 1) * 3 + c]) <= 1);
+  }
+}
+
+TEST_CASE("codec: tiny, thin, gray and RGBA images") {
+  const Model& m = test_model();
+  for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 37}, std::pair{53, 2}}) {
+    const Image im = crop_of_sample(w, h);
+    const auto r = encode_image(im, m, cpu_options(1));
+    const Image back = decode_image(r.bytes, "mem", m);
+    CAPTURE(w);
+    CAPTURE(h);
+    CHECK(back.width == w);
+    CHECK(back.height == h);
+    CHECK(psnr_8bit(back, im) > 12.0);
+  }
+  Image gray = make_image(30, 20, 1);
+  for (std::size_t i = 0; i < gray.pixels.size(); ++i) gray.pixels[i] = static_cast<std::uint8_t>(i % 200);
+  const Image back_gray = decode_image(encode_image(gray, m, cpu_options(1)).bytes, "mem", m);
+  CHECK(back_gray.channels == 3);
+  Image rgba = make_image(20, 20, 4);
+  for (std::size_t i = 0; i < rgba.pixels.size(); ++i) rgba.pixels[i] = static_cast<std::uint8_t>(i * 7 % 256);
+  const Image back_rgba = decode_image(encode_image(rgba, m, cpu_options(1)).bytes, "mem", m);
+  CHECK(back_rgba.width == 20);
+}
+
+TEST_CASE("codec: damaged files and wrong models are refused with typed errors") {
+  const Model& m = test_model();
+  const auto r = encode_image(crop_of_sample(30, 30), m, cpu_options(3));
+  // Truncation at every byte offset.
+  for (std::size_t n = 0; n < r.bytes.size(); ++n) {
+    std::vector<std::uint8_t> cut(r.bytes.begin(), r.bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    CHECK_THROWS_AS(decode_image(cut, "cut", m), Error);
+  }
+  // Random bit flips anywhere: caught by the checksums or the header checks.
+  std::mt19937 rng(5);
+  for (int k = 0; k < 300; ++k) {
+    auto bad = r.bytes;
+    const std::size_t bit = rng() % (bad.size() * 8);
+    bad[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+    CHECK_THROWS_AS(decode_image(bad, "flipped", m), Error);
+  }
+  // Another model (same shapes, other values): refused, naming both identities.
+  Model other = m;
+  other.levels[0].init[0] += 0.5f;
+  const auto bytes = format::write_model_file(to_model_file(other));
+  const Model other_loaded = load_model_from_memory(bytes.data(), bytes.size(), "other");
+  try {
+    decode_image(r.bytes, "x.msinr", other_loaded);
+    FAIL("decoded with the wrong model");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kModelMismatch);
+    CHECK(std::string(e.what()).find(m.id_hex().substr(0, 16)) != std::string::npos);
+    CHECK(std::string(e.what()).find(other_loaded.id_hex().substr(0, 16)) != std::string::npos);
+  }
+  DecodeOptions huge;
+  huge.scale = 64.0;
+  const auto big = encode_image(crop_of_sample(1000, 1), m, cpu_options(3));
+  CHECK_THROWS_AS(decode_image(big.bytes, "x", m, huge), Error);  // 64000 px wide: beyond the limit
+}
