@@ -128,3 +128,88 @@ TEST_CASE("bad input: a clear one-line error, exit 1, and no output file") {
   CHECK(r.code == 1);
   CHECK(r.out.find("CUDA") != std::string::npos);
 }
+
+namespace {
+
+// A folder of small generated training images.
+std::string make_image_folder(const TempDir& dir, int count, int size) {
+  const std::string folder = dir / "train";
+  fs::create_directories(folder);
+  for (int k = 0; k < count; ++k) {
+    msinr::codec::Image im = msinr::codec::make_image(size, size, 3);
+    for (int y = 0; y < size; ++y)
+      for (int x = 0; x < size; ++x)
+        for (int c = 0; c < 3; ++c)
+          im.pixels[(static_cast<std::size_t>(y) * size + x) * 3 + c] =
+              static_cast<std::uint8_t>(127 + 100 * std::sin(0.3 * x * (k + 1) + 0.2 * y + c));
+    msinr::codec::write_png(im, folder + "/img" + std::to_string(k) + ".png");
+  }
+  return folder;
+}
+
+}  // namespace
+
+TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny model") {
+  TempDir dir;
+  const std::string data = make_image_folder(dir, 4, 16);
+  const std::string model = dir / "m.msm";
+  Run r = run("train --data " + data + " --crop 16 --width 16 --layers 2 --w0 30 --dense-steps 4 --rounds 2 "
+              "--round-steps 2 --outer-lr 1e-4 --out " + model + " --val-data " + data + " --val-count 2");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("3 levels") != std::string::npos);
+  CHECK(fs::exists(model));
+  CHECK_FALSE(fs::exists(model + ".ckpt"));  // removed after a successful run
+
+  r = run("eval --model " + model + " --data " + data + " --count 2 --steps 5 --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"level\": 2") != std::string::npos);
+  CHECK(r.out.find("\"psnr_mean\"") != std::string::npos);
+
+  r = run("info " + model + " --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"kind\": \"model\"") != std::string::npos);
+
+  const std::string in = make_png(dir, 37, 21);
+  const std::string packed = dir / "x.msinr";
+  r = run("encode " + in + " " + packed + " --model " + model + " --level 1 --json");
+  REQUIRE(r.code == 0);
+  const auto bytes = fs::file_size(packed);
+  // bpp is the whole file's bytes x 8 over the pixels.
+  const auto pos = r.out.find("\"bpp\": ");
+  REQUIRE(pos != std::string::npos);
+  CHECK(std::stod(r.out.substr(pos + 7)) == doctest::Approx(bytes * 8.0 / (37 * 21)));
+
+  r = run("info " + packed);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("37x21") != std::string::npos);
+  CHECK(r.out.find("level 1") != std::string::npos);
+
+  const std::string out = dir / "x.png";
+  r = run("decode " + packed + " -o " + out + " --model " + model + " --scale 2");
+  REQUIRE(r.code == 0);
+  const auto img = msinr::codec::read_image(out);
+  CHECK(img.width == 74);
+  CHECK(img.height == 42);
+
+  // Damaged input: one-line error, exit 1, no output written.
+  {
+    auto damaged = msinr::codec::read_file(packed);
+    damaged[damaged.size() / 2] ^= 0x10;
+    std::FILE* f = std::fopen((dir / "bad.msinr").c_str(), "wb");
+    std::fwrite(damaged.data(), 1, damaged.size(), f);
+    std::fclose(f);
+  }
+  const std::string out2 = dir / "y.png";
+  r = run("decode " + (dir / "bad.msinr") + " " + out2 + " --model " + model);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("msinr: error:") != std::string::npos);
+  CHECK_FALSE(fs::exists(out2));
+  // Conflicting level choices are a usage error of ours (exit 1 with a message).
+  r = run("encode " + in + " " + (dir / "z.msinr") + " --model " + model + " --level 1 --bpp 3");
+  CHECK(r.code == 1);
+  CHECK_FALSE(fs::exists(dir / "z.msinr"));
+  // A model file that is not one.
+  r = run("encode " + in + " " + (dir / "z.msinr") + " --model " + in);
+  CHECK(r.code == 1);
+  CHECK_FALSE(fs::exists(dir / "z.msinr"));
+}

@@ -9,6 +9,7 @@
 #include "codec/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
+#include "codec/training.hpp"
 #include "codec_test_util.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
@@ -190,4 +191,41 @@ TEST_CASE("codec: damaged files and wrong models are refused with typed errors")
   huge.scale = 64.0;
   const auto big = encode_image(crop_of_sample(1000, 1), m, cpu_options(3));
   CHECK_THROWS_AS(decode_image(big.bytes, "x", m, huge), Error);  // 64000 px wide: beyond the limit
+}
+
+TEST_CASE("codec: training checkpoints round-trip and refuse damage or other settings") {
+  codec_test::TempDir dir;
+  MetaTrainingState s;
+  s.round = 2;
+  s.step = 7;
+  s.params = {1.0f, -2.0f, 3.5f};
+  s.mask = {1, 0, 1};
+  s.adam_steps = 9;
+  s.adam_m = {0.1f, 0.0f, 0.3f};
+  s.adam_v = {0.01f, 0.0f, 0.03f};
+  s.rng_state = 0x1234567890abcdefull;
+  s.train_seconds = 12.5;
+  s.levels.push_back({0, {1, 1, 1}, {0.5f, 0.25f, 0.125f}});
+  const std::string path = dir.file("state.ckpt");
+  save_checkpoint(path, "recipe A", s);
+  const MetaTrainingState t = load_checkpoint(path, "recipe A");
+  CHECK(t.round == 2);
+  CHECK(t.step == 7);
+  CHECK(t.params == s.params);
+  CHECK(t.mask == s.mask);
+  CHECK(t.adam_steps == 9);
+  CHECK(t.adam_m == s.adam_m);
+  CHECK(t.adam_v == s.adam_v);
+  CHECK(t.rng_state == s.rng_state);
+  CHECK(t.train_seconds == 12.5);
+  REQUIRE(t.levels.size() == 1);
+  CHECK(t.levels[0].init == s.levels[0].init);
+  CHECK_THROWS_AS(load_checkpoint(path, "recipe B"), Error);
+  auto bytes = read_file(path);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    auto bad = bytes;
+    bad[i] ^= 0x04;
+    write_file_atomic(path, bad.data(), bad.size());
+    CHECK_THROWS_AS(load_checkpoint(path, "recipe A"), Error);
+  }
 }
