@@ -6,6 +6,9 @@
 // libpng/libjpeg frames: callbacks only use malloc and fixed-size char buffers.
 #include "codec/image_io.hpp"
 
+#include "codec/model.hpp"
+#include "format/file_io.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +31,6 @@
 namespace msinr::codec {
 namespace {
 
-std::string errno_text(int e) { return std::system_category().message(e); }
 
 std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
@@ -662,97 +664,21 @@ void write_jpeg(const Image& image, const std::string& path, int quality, bool s
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 
-namespace {
-struct FdGuard {
-  int fd = -1;
-  ~FdGuard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-}  // namespace
-
+// Files go through format/'s implementation (one place for temp-file-and-rename); its errors
+// become msinr::Error with the same meaning.
 std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
-  FdGuard f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) throw Error(ErrorCode::kIo, path + ": cannot open (" + errno_text(errno) + ")");
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) throw Error(ErrorCode::kIo, path + ": cannot stat (" + errno_text(errno) + ")");
-  if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::kIo, path + ": is a directory");
-  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    throw Error(ErrorCode::kLimit, path + ": file of " + std::to_string(st.st_size) + " bytes exceeds the " +
-                                       std::to_string(max_bytes) + "-byte limit");
+  try {
+    return format::read_file(path, max_bytes);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, "");
   }
-  std::vector<std::uint8_t> bytes;
-  if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
-  std::uint8_t chunk[65536];
-  for (;;) {
-    const ssize_t n = ::read(f.fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorCode::kIo, path + ": read failed (" + errno_text(errno) + ")");
-    }
-    if (n == 0) break;
-    if (bytes.size() + static_cast<std::size_t>(n) > max_bytes) {
-      throw Error(ErrorCode::kLimit, path + ": file exceeds the " + std::to_string(max_bytes) + "-byte limit");
-    }
-    bytes.insert(bytes.end(), chunk, chunk + n);
-  }
-  return bytes;
 }
 
 void write_file_atomic(const std::string& path, const std::uint8_t* data, std::size_t size) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const std::string base = target.filename().string();
-  if (base.empty() || base == "." || base == "..") {
-    throw Error(ErrorCode::kInvalidArgument, path + ": not a file path");
-  }
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  static std::atomic<unsigned> counter{0};
-  std::string tmp;
-  FdGuard f;
-  for (int attempt = 0; attempt < 100 && f.fd < 0; ++attempt) {
-    tmp = (dir / ("." + base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++))).string();
-    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (f.fd < 0 && errno != EEXIST) {
-      throw Error(ErrorCode::kIo, path + ": cannot create a temporary file in " + dir.string() + " (" +
-                                      errno_text(errno) + ")");
-    }
-  }
-  if (f.fd < 0) throw Error(ErrorCode::kIo, path + ": cannot create a unique temporary file");
-  auto fail = [&](const std::string& what, int e) {
-    ::close(f.fd);
-    f.fd = -1;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorCode::kIo, path + ": " + what + " (" + errno_text(e) + ")");
-  };
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(f.fd, data + done, size - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed", errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(f.fd) != 0) fail("fsync failed", errno);
-  const int fd = f.fd;
-  f.fd = -1;
-  if (::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorCode::kIo, path + ": close failed (" + errno_text(e) + ")");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorCode::kIo, path + ": cannot rename the temporary file into place (" + errno_text(e) + ")");
-  }
-  // Persist the rename itself. Best effort: the output is already complete and in place.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
+  try {
+    format::write_file_atomic(path, std::span<const std::uint8_t>(data, size));
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, "");
   }
 }
 
