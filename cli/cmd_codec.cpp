@@ -116,12 +116,20 @@ int run_decode(const DecodeArgs& a) {
   o.height = a.height;
   o.scale = a.scale;
   o.threads = a.engine.threads;
-  const codec::Image im = codec::decode_image(bytes, a.input, model, o);
   std::string ext = std::filesystem::path(a.output).extension().string();
   for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (ext == ".png") codec::write_png(im, a.output);
-  else codec::write_jpeg(im, a.output, a.jpeg_quality, false);
-  if (!a.quiet) std::printf("%s -> %s: %dx%d\n", a.input.c_str(), a.output.c_str(), im.width, im.height);
+  int width = 0, height = 0;
+  const codec::ContainerInfo info = codec::read_info(bytes, a.input);
+  codec::output_size(o, static_cast<int>(info.header.width), static_cast<int>(info.header.height), width, height);
+  if (ext == ".png") {
+    // Rows stream to disk as the decoder renders them: memory stays at one tile row of output.
+    codec::PngRowWriter png(a.output, width, height, 3);
+    codec::decode_rows(bytes, a.input, model, o, [&](int, const std::uint8_t* row) { png.write_row(row); });
+    png.finish();
+  } else {
+    codec::write_jpeg(codec::decode_image(bytes, a.input, model, o), a.output, a.jpeg_quality, false);
+  }
+  if (!a.quiet) std::printf("%s -> %s: %dx%d\n", a.input.c_str(), a.output.c_str(), width, height);
   return 0;
 }
 

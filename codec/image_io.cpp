@@ -682,4 +682,103 @@ void write_file_atomic(const std::string& path, const std::uint8_t* data, std::s
   }
 }
 
+struct PngRowWriter::State {
+  std::string path, tmp;
+  std::FILE* file = nullptr;
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  PngWriteState errors;
+  int width = 0, height = 0, channels = 0, rows = 0;
+  bool done = false;
+  [[noreturn]] void fail(const std::string& what) {
+    throw Error(ErrorCode::kIo, path + ": " + what + (errors.error[0] ? std::string(" (libpng: ") + errors.error + ")" : ""));
+  }
+};
+
+PngRowWriter::PngRowWriter(const std::string& path, int width, int height, int channels) : state_(new State) {
+  State& s = *state_;
+  s.path = path;
+  s.width = width;
+  s.height = height;
+  s.channels = channels;
+  if (!dimensions_within_limits(width, height) || channels < 1 || channels > 4) {
+    delete state_;
+    throw Error(ErrorCode::kInvalidArgument, path + ": bad PNG size or channel count");
+  }
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  static std::atomic<unsigned> counter{0};
+  // (Built with += : GCC 12 gives a false -Wrestrict for "." + std::string.)
+  std::string name(1, '.');
+  name += target.filename().string();
+  name += ".tmp.";
+  name += std::to_string(::getpid());
+  name += '.';
+  name += std::to_string(counter++);
+  s.tmp = (dir / name).string();
+  s.file = std::fopen(s.tmp.c_str(), "wbx");
+  if (!s.file) {
+    const std::string msg = path + ": cannot create a temporary file in " + dir.string();
+    delete state_;
+    throw Error(ErrorCode::kIo, msg);
+  }
+  s.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s.errors, png_write_error_cb, png_write_warning_cb);
+  if (s.png) s.info = png_create_info_struct(s.png);
+  static const int kColorType[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                    PNG_COLOR_TYPE_RGB_ALPHA};
+  bool ok = s.png && s.info;
+  if (ok) {
+    if (setjmp(png_jmpbuf(s.png))) {
+      ok = false;
+    } else {
+      png_init_io(s.png, s.file);
+      png_set_IHDR(s.png, s.info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
+                   kColorType[channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+      png_write_info(s.png, s.info);
+    }
+  }
+  if (!ok) {
+    const std::string msg = path + ": cannot start the PNG" + (s.errors.error[0] ? std::string(" (") + s.errors.error + ")" : "");
+    cleanup();
+    throw Error(ErrorCode::kIo, msg);
+  }
+}
+
+PngRowWriter::~PngRowWriter() { cleanup(); }
+
+void PngRowWriter::cleanup() noexcept {
+  if (!state_) return;
+  State& s = *state_;
+  if (s.png) png_destroy_write_struct(&s.png, s.info ? &s.info : nullptr);
+  if (s.file) std::fclose(s.file);
+  if (!s.done) ::unlink(s.tmp.c_str());
+  delete state_;
+  state_ = nullptr;
+}
+
+void PngRowWriter::write_row(const std::uint8_t* pixels) {
+  State& s = *state_;
+  if (s.rows >= s.height) throw Error(ErrorCode::kInvalidArgument, s.path + ": more rows than the image has");
+  if (setjmp(png_jmpbuf(s.png))) s.fail("writing a row failed");
+  png_write_row(s.png, const_cast<png_bytep>(pixels));
+  ++s.rows;
+}
+
+void PngRowWriter::finish() {
+  State& s = *state_;
+  if (s.rows != s.height) throw Error(ErrorCode::kInvalidArgument, s.path + ": not every row was written");
+  if (setjmp(png_jmpbuf(s.png))) s.fail("finishing the PNG failed");
+  png_write_end(s.png, nullptr);
+  png_destroy_write_struct(&s.png, &s.info);
+  s.png = nullptr;
+  s.info = nullptr;
+  const bool flushed = std::fflush(s.file) == 0 && ::fsync(::fileno(s.file)) == 0;
+  const bool closed = std::fclose(s.file) == 0;
+  s.file = nullptr;
+  if (!flushed || !closed) s.fail("writing failed (disk full?)");
+  if (::rename(s.tmp.c_str(), s.path.c_str()) != 0) s.fail("cannot rename the temporary file into place");
+  s.done = true;
+}
+
 }  // namespace msinr::codec

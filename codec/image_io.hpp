@@ -63,4 +63,22 @@ std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_byt
 // renamed over path, then the directory is fsync()ed (best effort). kIo on failure, temp removed.
 void write_file_atomic(const std::string& path, const std::uint8_t* data, std::size_t size);
 
+// Writes an 8-bit PNG row by row straight to disk, so a large output never sits in memory whole
+// (the decoder renders one tile row at a time). The rows go to a temporary file beside `path`,
+// which finish() renames into place; destroying the writer unfinished removes it.
+class PngRowWriter {
+ public:
+  PngRowWriter(const std::string& path, int width, int height, int channels);
+  ~PngRowWriter();
+  PngRowWriter(const PngRowWriter&) = delete;
+  PngRowWriter& operator=(const PngRowWriter&) = delete;
+  void write_row(const std::uint8_t* pixels);  // width * channels bytes
+  void finish();                               // after exactly `height` rows
+
+ private:
+  struct State;
+  void cleanup() noexcept;
+  State* state_;
+};
+
 }  // namespace msinr::codec

@@ -192,3 +192,26 @@ TEST_CASE("codec: PNG writer rejects malformed images before touching the destin
   CHECK(file_bytes(path) == before);
   CHECK(dir.entries() == std::vector<std::string>{"keep.png"});
 }
+
+TEST_CASE("codec: PngRowWriter streams rows to a file that reads back identically") {
+  codec_test::TempDir dir;
+  const std::string path = dir.file("rows.png");
+  msinr::codec::Image im = msinr::codec::make_image(13, 7, 3);
+  for (std::size_t i = 0; i < im.pixels.size(); ++i) im.pixels[i] = static_cast<std::uint8_t>(i * 11);
+  {
+    msinr::codec::PngRowWriter w(path, 13, 7, 3);
+    for (int y = 0; y < 7; ++y) w.write_row(&im.pixels[static_cast<std::size_t>(y) * 13 * 3]);
+    CHECK(dir.entries().size() == 1);            // only the temporary so far
+    CHECK_FALSE(std::filesystem::exists(path));  // nothing at the destination until finish()
+    w.finish();
+  }
+  CHECK(msinr::codec::read_image(path).pixels == im.pixels);
+  {
+    msinr::codec::PngRowWriter w(dir.file("abandoned.png"), 4, 4, 3);
+    const std::uint8_t row[12] = {};
+    w.write_row(row);
+    CHECK_THROWS_AS(w.finish(), msinr::Error);  // rows missing
+  }
+  CHECK(dir.entries() == std::vector<std::string>{"rows.png"});  // the unfinished one left nothing
+  CHECK_THROWS_AS(msinr::codec::PngRowWriter(dir.file("no/such/dir.png"), 4, 4, 3), msinr::Error);
+}
