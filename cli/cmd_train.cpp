@@ -29,6 +29,7 @@ struct TrainArgs {
   std::uint64_t seed = 0;
   double checkpoint_every = 120.0;
   double pixel_fraction = 1.0;
+  int default_level = -1;
   EngineArgs engine;
   bool quiet = false;
 };
@@ -127,6 +128,10 @@ int run_train(const TrainArgs& a) {
   model.provenance.wall_seconds = state.train_seconds;
   model.provenance.created_by = "msinr 0.1.0";
   model.provenance.notes.push_back({"device", backend->description()});
+  if (a.default_level >= 0) {
+    if (a.default_level > c.rounds) throw Error(ErrorCode::kInvalidArgument, "--default-level is beyond --rounds");
+    model.provenance.notes.push_back({"default_level", std::to_string(a.default_level)});
+  }
   if (!a.val_data.empty() && a.val_count > 0) {
     codec::Dataset val = codec::load_dataset(a.val_data, {a.crop, a.resize, a.val_count});
     for (const auto& level : model.levels) {
@@ -188,6 +193,7 @@ Runner add_train_command(CLI::App& app) {
                   "Fraction of each image's pixels per task, drawn anew each time (1: full batch, as the paper)")
       ->capture_default_str()
       ->check(CLI::Range(1e-4, 1.0));
+  cmd->add_option("--default-level", a->default_level, "Level the encoder uses by default (default: the sparsest)");
   cmd->add_option("--seed", a->seed, "Seed for init, task sampling and random pruning")->capture_default_str();
   cmd->add_option("--resume", a->resume, "Continue from this checkpoint")->check(CLI::ExistingFile);
   cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint path (default: OUT.ckpt)");

@@ -13,6 +13,7 @@ Runner add_fit_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
+Runner add_rd_command(CLI::App& app);
 // encode (returned), decode and info.
 Runner add_codec_commands(CLI::App& app, Runner& decode, Runner& info);
 

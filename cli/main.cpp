@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   auto train = msinr::cli::add_train_command(app);
   auto eval = msinr::cli::add_eval_command(app);
   auto bench = msinr::cli::add_bench_command(app);
+  auto rd = msinr::cli::add_rd_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("train")) return train();
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("bench")) return bench();
+    if (app.got_subcommand("rd")) return rd();
   } catch (const msinr::Error& e) {
     std::fprintf(stderr, "msinr: error: %s\n", e.what());
     return 1;

@@ -1,0 +1,166 @@
+// msinr rd: rate-distortion of msinr against JPEG on a folder of images (codec/rd.hpp, docs/rd.md).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "cli/setup.hpp"
+#include "codec/default_model.hpp"
+#include "codec/model.hpp"
+#include "codec/rd.hpp"
+#include "msinr/error.hpp"
+
+namespace msinr::cli {
+namespace {
+
+struct RdArgs {
+  std::string images, model, levels, qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
+  int crop = 0, count = 0, steps = 100, jobs = 0;
+  float lr = 1e-3f;
+  EngineArgs engine;
+  bool log_rate = false, json = false, quiet = false;
+};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+int run_rd(const RdArgs& a) {
+  codec::RdConfig c;
+  c.images = a.images;
+  c.crop = a.crop;
+  c.count = a.count;
+  if (!a.levels.empty()) c.levels = codec::parse_int_list(a.levels, "--levels");
+  c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : codec::parse_int_list(a.qualities, "--jpeg-qualities");
+  if (!a.compare.empty()) c.compare = codec::parse_name_list(a.compare, "--compare");
+  c.steps = a.steps;
+  c.lr = a.lr;
+  c.device = codec::parse_device(a.engine.device);
+  c.threads = a.engine.threads;
+  c.jobs = a.jobs;
+  c.out = a.out;
+  c.log_rate = a.log_rate;
+  c.title = a.title;
+  const codec::Model model = a.model.empty() ? codec::default_model() : codec::load_model(a.model);
+  const bool tty = !a.quiet && stderr_is_terminal();
+  if (tty)
+    c.progress = [](const codec::RdProgress& p) {
+      std::fprintf(stderr, "\rrd: %zu/%zu rows (%zu done now, %zu already in rd.csv), %zu/%zu images  ",
+                   p.rows_done + p.rows_skipped, p.rows_total, p.rows_done, p.rows_skipped, p.images_done, p.images_total);
+      std::fflush(stderr);
+    };
+  const codec::RdReport r = codec::run_rd(model, c);
+  if (tty) std::fprintf(stderr, "\n");
+
+  if (a.json) {
+    for (const auto& s : r.summary) {
+      JsonLine j;
+      j.add("kind", "point").add("codec", s.codec).add("setting", s.setting).add("count", s.count).add("bpp", s.bpp);
+      j.add("psnr_mean", s.psnr_mean).add("psnr_of_mean_mse", s.psnr_of_mean_mse).add("ssim", s.ssim);
+      j.add("encode_seconds", s.encode_seconds).add("decode_seconds", s.decode_seconds);
+      std::printf("%s\n", j.str().c_str());
+    }
+    for (const auto& b : r.bd) {
+      JsonLine j;
+      j.add("kind", "bd").add("anchor", b.anchor).add("test", b.test).add("convention", b.convention);
+      j.add("anchor_points", b.anchor_points).add("test_points", b.test_points);
+      j.add("bd_rate_percent", b.rate.value).add("bd_psnr_db", b.psnr.value);
+      if (!b.rate.ok() || !b.psnr.ok()) j.add("note", b.rate.ok() ? b.psnr.reason : b.rate.reason);
+      std::printf("%s\n", j.str().c_str());
+    }
+    for (const auto& ci : r.compares)
+      for (const auto& row : ci.rows) {
+        JsonLine j;
+        j.add("kind", "compare").add("image", ci.image).add("file", ci.file).add("msinr_setting", row.msinr_setting);
+        j.add("msinr_bpp", row.msinr_bpp).add("msinr_psnr", row.msinr_psnr).add("jpeg_codec", row.jpeg_codec);
+        j.add("jpeg_setting", row.jpeg_setting).add("jpeg_bpp", row.jpeg_bpp).add("jpeg_psnr", row.jpeg_psnr);
+        std::printf("%s\n", j.str().c_str());
+      }
+    JsonLine j;
+    j.add("kind", "run").add("out", a.out).add("model", model.id_hex()).add("images", r.images);
+    j.add("skipped_small", r.skipped_small).add("rows", r.rows_total).add("rows_written", r.rows_written);
+    j.add("rows_skipped", r.rows_skipped).add("jobs", r.jobs).add("threads_per_job", r.threads_per_job);
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  if (a.quiet) return 0;
+  std::printf("rd: %zu images from %s (model %s), %zu rows: %zu measured now, %zu already in %s/rd.csv\n", r.images,
+              a.images.c_str(), model.id_hex().substr(0, 12).c_str(), r.rows_total, r.rows_written, r.rows_skipped,
+              a.out.c_str());
+  if (r.skipped_small) std::printf("rd: %zu images smaller than --crop %d were skipped\n", r.skipped_small, a.crop);
+  if (r.dropped_partial_row) std::printf("rd: rd.csv ended in a half-written row (an interrupted run); it was redone\n");
+  std::printf("\n%-12s %-8s %6s %9s %10s %12s %7s %9s %9s\n", "codec", "setting", "images", "bpp", "PSNR mean",
+              "PSNR pooled", "SSIM", "encode s", "decode s");
+  for (const auto& s : r.summary)
+    std::printf("%-12s %-8s %6zu %9.4f %10.3f %12.3f %7.4f %9.4f %9.4f\n", s.codec.c_str(), s.setting.c_str(), s.count, s.bpp,
+                s.psnr_mean, s.psnr_of_mean_mse, s.ssim, s.encode_seconds, s.decode_seconds);
+  std::printf("(PSNR mean: the mean over images of each image's PSNR; PSNR pooled: the PSNR of the mean MSE)\n\n");
+  for (const auto& b : r.bd) {
+    std::printf("%s vs %s (%s): ", b.test.c_str(), b.anchor.c_str(),
+                b.convention == "psnr_mean" ? "mean PSNR" : "pooled PSNR");
+    if (b.rate.ok() && b.psnr.ok())
+      std::printf("BD-rate %s%%, BD-PSNR %s dB\n", fmt("%+.2f", b.rate.value).c_str(), fmt("%+.3f", b.psnr.value).c_str());
+    else
+      std::printf("BD-rate %s, BD-PSNR %s (%s)\n", b.rate.ok() ? fmt("%+.2f%%", b.rate.value).c_str() : "n/a",
+                  b.psnr.ok() ? fmt("%+.3f dB", b.psnr.value).c_str() : "n/a",
+                  (b.rate.ok() ? b.psnr.reason : b.rate.reason).c_str());
+  }
+  if (!r.bd.empty()) std::printf("(negative BD-rate: msinr needs fewer bits than JPEG for the same PSNR)\n");
+  for (const auto& ci : r.compares) {
+    std::printf("\n%s/%s: original | msinr | JPEG at the closest bpp, one row per level\n", a.out.c_str(), ci.file.c_str());
+    for (const auto& row : ci.rows)
+      std::printf("  %s %s: %.3f bpp %.2f dB | %s %s: %.3f bpp %.2f dB\n", row.msinr_codec.c_str(), row.msinr_setting.c_str(),
+                  row.msinr_bpp, row.msinr_psnr, row.jpeg_codec.c_str(), row.jpeg_setting.c_str(), row.jpeg_bpp,
+                  row.jpeg_psnr);
+  }
+  std::printf("\nwrote %s/: rd.csv, summary.csv, bd.csv, rd.svg%s\n", a.out.c_str(), r.compares.empty() ? "" : ", compare-*.png");
+  return 0;
+}
+
+}  // namespace
+
+Runner add_rd_command(CLI::App& app) {
+  auto a = std::make_shared<RdArgs>();
+  CLI::App* cmd = app.add_subcommand("rd", "Rate-distortion of msinr against JPEG on a folder of images");
+  cmd->footer(
+      "For each image (the first --count in name order, center-cropped to --crop when given) and each\n"
+      "setting - msinr at every --levels level (fp16 container), JPEG (libjpeg-turbo) at every\n"
+      "--jpeg-qualities quality with 4:2:0 and with 4:4:4 chroma - the image is encoded to bytes by the\n"
+      "real encoder and decoded by the real decoder. Measured per row: file bytes, bpp = bytes * 8 /\n"
+      "pixels, PSNR and SSIM of the decoded 8-bit RGB against the original, encode and decode seconds\n"
+      "(wall; --jobs images run at once, each on --threads / --jobs threads).\n\n"
+      "Writes into --out: rd.csv (one row per image x codec x setting, appended as it goes), summary.csv\n"
+      "(per codec x setting: mean bpp, mean of per-image PSNR, PSNR of the mean MSE, mean SSIM), bd.csv\n"
+      "(Bjontegaard BD-rate and BD-PSNR of msinr against each JPEG curve, cubic fit in log-rate; a\n"
+      "negative BD-rate means msinr needs fewer bits), rd.svg (PSNR against bpp), and for --compare\n"
+      "images compare-NAME.png (original | msinr | JPEG at the closest bpp, a row per level).\n"
+      "Run it again with the same --out to resume: rows already in rd.csv are skipped.\n\n"
+      "Examples:\n"
+      "  msinr rd --images ../shared/data/kodak --levels 5,10,15 --out rd-kodak --compare kodim23\n"
+      "  msinr rd --images ../shared/data/celeba178/val --crop 178 --count 20 --log-rate --json\n"
+      "  msinr rd --images photos --model faces.msm --jpeg-qualities 20,40,60,80 --device cuda");
+  cmd->add_option("--images", a->images, "Folder of .png/.jpg/.jpeg images")->required();
+  cmd->add_option("--crop", a->crop, "Center-crop each image to N x N (0: whole images; smaller ones are skipped)")
+      ->capture_default_str()->check(CLI::Range(0, 32768));
+  cmd->add_option("--count", a->count, "Use the first K images in name order (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--model", a->model, "Model file (default: the built-in model)")->check(CLI::ExistingFile);
+  cmd->add_option("--levels", a->levels, "msinr levels, comma-separated (default: every level of the model)");
+  cmd->add_option("--jpeg-qualities", a->qualities, "JPEG qualities 1..100, comma-separated, or 'none'")->capture_default_str();
+  cmd->add_option("--out", a->out, "Output folder (created; an existing rd.csv there is resumed)")->capture_default_str();
+  cmd->add_option("--compare", a->compare, "Images (file name or stem), comma-separated, to write compare-NAME.png for");
+  cmd->add_flag("--log-rate", a->log_rate, "Log-scale bpp axis in rd.svg");
+  cmd->add_option("--title", a->title, "Title of rd.svg (default: from the folder name)");
+  cmd->add_option("--steps", a->steps, "Adam steps per tile (msinr encoder)")->capture_default_str()->check(CLI::Range(0, 100000));
+  cmd->add_option("--lr", a->lr, "Adam learning rate (msinr encoder)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--jobs", a->jobs, "Images measured at once (0: one per thread on the CPU, 1 on CUDA)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
+  add_engine_options(*cmd, a->engine);
+  cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
+  cmd->add_flag("--json", a->json, "Print the summary as JSON lines (kind: point, bd, compare, run)");
+  return [a] { return run_rd(*a); };
+}
+
+}  // namespace msinr::cli
