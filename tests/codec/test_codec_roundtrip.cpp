@@ -6,6 +6,7 @@
 #include <random>
 
 #include "codec/codec.hpp"
+#include "codec/default_model.hpp"
 #include "codec/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
@@ -227,5 +228,38 @@ TEST_CASE("codec: training checkpoints round-trip and refuse damage or other set
     bad[i] ^= 0x04;
     write_file_atomic(path, bad.data(), bad.size());
     CHECK_THROWS_AS(load_checkpoint(path, "recipe A"), Error);
+  }
+}
+
+TEST_CASE("codec: the built-in model round-trips a Kodak crop and a CelebA crop within 0.1 dB of its fit") {
+  if (!has_default_model()) {
+    MESSAGE("skipped: this build has no built-in model");
+    return;
+  }
+  const Model& m = default_model();
+  std::vector<std::pair<std::string, Image>> inputs;
+  {
+    const Image kodak = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
+    // 200 x 150: one full 178 tile plus thin edge tiles on the right and bottom.
+    Image crop = make_image(200, 150, 3);
+    for (int y = 0; y < 150; ++y)
+      std::copy_n(&kodak.pixels[((200 + y) * kodak.width + 300) * 3], 200 * 3, &crop.pixels[y * 200 * 3]);
+    inputs.push_back({"kodim23 crop", crop});
+  }
+  const std::string celeba = std::string(MSINR_DATA_DIR) + "/celeba178/val/202468.jpg";
+  if (std::filesystem::exists(celeba)) inputs.push_back({"celeba 202468", center_crop(to_rgb(read_image(celeba)), 178)});
+  else MESSAGE("CelebA crop skipped: " << celeba << " is absent");
+  for (const auto& [name, im] : inputs) {
+    EncodeOptions o;
+    o.device = Device::kCpu;
+    const EncodeResult r = encode_image(im, m, o);
+    const Image back = decode_image(r.bytes, name, m);
+    const double psnr = psnr_8bit(back, im);
+    MESSAGE(name << ": level " << r.level << ", " << r.bytes.size() << " bytes, "
+                 << r.bytes.size() * 8.0 / (im.width * im.height) << " bpp, fit " << r.fit_psnr << " dB, decoded "
+                 << psnr << " dB");
+    CAPTURE(name);
+    CHECK(std::fabs(psnr - r.fit_psnr) < 0.1);
+    CHECK(psnr > 12.0);
   }
 }
