@@ -12,6 +12,7 @@
 #include "codec/model.hpp"
 #include "codec/training.hpp"
 #include "codec_test_util.hpp"
+#include "tiny_model.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
 
@@ -20,38 +21,9 @@ using namespace msinr::codec;
 
 namespace {
 
-// A real (tiny) model from the project's own trainer: a SIREN 2-32x3-3 at tile 24, four levels.
+// A SIREN 2-32x3-3 at tile 24 with four levels, from the project's own trainer.
 const Model& test_model() {
-  static const Model model = [] {
-    MetaTrainingConfig c;
-    c.arch = Architecture{2, 32, 3, 3, 60.0f};
-    c.tile_size = 24;
-    c.outer.lr = 1e-4f;
-    c.dense_steps = 20;
-    c.rounds = 3;
-    c.round_steps = 5;
-    const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
-    std::vector<std::vector<float>> tiles;
-    for (int k = 0; k < 12; ++k) {
-      Image crop = make_image(24, 24, 3);
-      for (int y = 0; y < 24; ++y)
-        for (int x = 0; x < 24; ++x)
-          for (int ch = 0; ch < 3; ++ch)
-            crop.pixels[(y * 24 + x) * 3 + ch] = sample.pixels[((100 + 30 * k + y) * sample.width + 200 + 20 * k + x) * 3 + ch];
-      tiles.push_back(to_float_rgb(crop));
-    }
-    auto backend = make_cpu_backend();
-    MetaTrainer trainer(c, *backend, tiles);
-    MetaTrainingState s = trainer.initial_state();
-    trainer.run(s, {});
-    Model m;
-    m.arch = c.arch;
-    m.tile_size = c.tile_size;
-    m.levels = s.levels;
-    m.provenance.data = "kodim23 crops";
-    const auto bytes = format::write_model_file(to_model_file(m));
-    return load_model_from_memory(bytes.data(), bytes.size(), "test model");
-  }();
+  static const Model model = codec_test::train_tiny_model({32, 3, 24, 20, 3, 5, 12, 60.0f});
   return model;
 }
 

@@ -18,6 +18,7 @@
 #include "codec_test_util.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
+#include "tiny_model.hpp"
 
 using namespace msinr;
 using namespace msinr::codec;
@@ -35,39 +36,9 @@ double log_rate_of(double psnr) {
 // psnr = g(log10 rate), a cubic.
 double psnr_of(double log_rate) { return 30.0 + 9.0 * log_rate - 1.5 * log_rate * log_rate + 0.2 * log_rate * log_rate * log_rate; }
 
-// ---- A tiny model, trained here in about a second (SIREN 2-16x3-3 at tile 16, levels 0..2) ----
-
+// A tiny model (SIREN 2-16x3-3 at tile 16, levels 0..2), trained here in about a second.
 const Model& tiny_model() {
-  static const Model model = [] {
-    MetaTrainingConfig c;
-    c.arch = Architecture{2, 16, 3, 3, 30.0f};
-    c.tile_size = 16;
-    c.outer.lr = 1e-4f;
-    c.dense_steps = 10;
-    c.rounds = 2;
-    c.round_steps = 3;
-    const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
-    std::vector<std::vector<float>> tiles;
-    for (int k = 0; k < 6; ++k) {
-      Image crop = make_image(16, 16, 3);
-      for (int y = 0; y < 16; ++y)
-        for (int x = 0; x < 16; ++x)
-          for (int ch = 0; ch < 3; ++ch)
-            crop.pixels[(y * 16 + x) * 3 + ch] = sample.pixels[((120 + 40 * k + y) * sample.width + 220 + 30 * k + x) * 3 + ch];
-      tiles.push_back(to_float_rgb(crop));
-    }
-    auto backend = make_cpu_backend();
-    MetaTrainer trainer(c, *backend, tiles);
-    MetaTrainingState s = trainer.initial_state();
-    trainer.run(s, {});
-    Model m;
-    m.arch = c.arch;
-    m.tile_size = c.tile_size;
-    m.levels = s.levels;
-    m.provenance.data = "kodim23 crops";
-    const auto bytes = format::write_model_file(to_model_file(m));
-    return load_model_from_memory(bytes.data(), bytes.size(), "tiny model");
-  }();
+  static const Model model = codec_test::train_tiny_model({16, 3, 16, 10, 2, 3, 6, 30.0f});
   return model;
 }
 

@@ -1,0 +1,53 @@
+#pragma once
+// A real (tiny) model from the project's own trainer, made in a second from crops of the Kodak
+// sample: what codec tests encode and decode with, independent of the built-in model.
+#include <string>
+#include <vector>
+
+#include "codec/image.hpp"
+#include "codec/image_io.hpp"
+#include "codec/model.hpp"
+#include "msinr/meta_trainer.hpp"
+
+namespace codec_test {
+
+struct TinyModelSpec {
+  int width, layers, tile, dense_steps, rounds, round_steps, crops;
+  float w0;
+};
+
+inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
+  using namespace msinr;
+  using namespace msinr::codec;
+  MetaTrainingConfig c;
+  c.arch = Architecture{2, spec.width, spec.layers, 3, spec.w0};
+  c.tile_size = spec.tile;
+  c.outer.lr = 1e-4f;
+  c.dense_steps = spec.dense_steps;
+  c.rounds = spec.rounds;
+  c.round_steps = spec.round_steps;
+  const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
+  std::vector<std::vector<float>> tiles;
+  const int t = spec.tile;
+  for (int k = 0; k < spec.crops; ++k) {
+    Image crop = make_image(t, t, 3);
+    for (int y = 0; y < t; ++y)
+      for (int x = 0; x < t; ++x)
+        for (int ch = 0; ch < 3; ++ch)
+          crop.pixels[(y * t + x) * 3 + ch] = sample.pixels[((100 + 30 * k + y) * sample.width + 200 + 20 * k + x) * 3 + ch];
+    tiles.push_back(to_float_rgb(crop));
+  }
+  auto backend = make_cpu_backend();
+  MetaTrainer trainer(c, *backend, tiles);
+  MetaTrainingState s = trainer.initial_state();
+  trainer.run(s, {});
+  Model m;
+  m.arch = c.arch;
+  m.tile_size = c.tile_size;
+  m.levels = s.levels;
+  m.provenance.data = "kodim23 crops";
+  const auto bytes = format::write_model_file(to_model_file(m));
+  return load_model_from_memory(bytes.data(), bytes.size(), "tiny model");
+}
+
+}  // namespace codec_test
