@@ -30,6 +30,7 @@ struct TrainArgs {
   double checkpoint_every = 120.0;
   double pixel_fraction = 1.0;
   int default_level = -1;
+  std::size_t narrow_for = 0;
   EngineArgs engine;
   bool quiet = false;
 };
@@ -58,6 +59,10 @@ int run_train(const TrainArgs& a) {
     throw Error(ErrorCode::kUnsupported, "--arch " + a.arch + ": only the SIREN is implemented so far");
   MetaTrainingConfig c;
   c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
+  if (a.narrow_for > 0) {  // the Dense-Narrow baseline: a dense net of about that many weights
+    c.arch.hidden_width = narrow_width_for(a.narrow_for, c.arch);
+    if (!a.quiet) std::fprintf(stderr, "dense-narrow: width %d for >= %zu weights\n", c.arch.hidden_width, a.narrow_for);
+  }
   c.arch.validate();
   c.tile_size = a.crop;
   c.maml.inner_steps = a.inner_steps;
@@ -66,7 +71,7 @@ int run_train(const TrainArgs& a) {
   c.outer.lr = a.outer_lr;
   c.tasks_per_step = a.tasks;
   c.dense_steps = a.dense_steps;
-  c.rounds = a.rounds;
+  c.rounds = a.narrow_for > 0 ? 0 : a.rounds;
   c.round_steps = a.round_steps;
   c.pruning = a.pruning == "random" ? PruningMethod::kRandom : PruningMethod::kMagnitude;
   c.seed = a.seed;
@@ -193,6 +198,8 @@ Runner add_train_command(CLI::App& app) {
                   "Fraction of each image's pixels per task, drawn anew each time (1: full batch, as the paper)")
       ->capture_default_str()
       ->check(CLI::Range(1e-4, 1.0));
+  cmd->add_option("--narrow-for", a->narrow_for,
+                  "Dense-Narrow baseline: the narrowest dense width with at least this many weights, no pruning");
   cmd->add_option("--default-level", a->default_level, "Level the encoder uses by default (default: the sparsest)");
   cmd->add_option("--seed", a->seed, "Seed for init, task sampling and random pruning")->capture_default_str();
   cmd->add_option("--resume", a->resume, "Continue from this checkpoint")->check(CLI::ExistingFile);

@@ -16,6 +16,15 @@ std::size_t weights_after_rounds(std::size_t weights, double prune_fraction, int
   return weights;
 }
 
+int narrow_width_for(std::size_t weights, const Architecture& arch) {
+  for (int w = 1; w <= 4096; ++w) {
+    Architecture a = arch;
+    a.hidden_width = w;
+    if (ParamLayout(a).weight_count() >= weights) return w;
+  }
+  throw Error(ErrorCode::kInvalidArgument, "no width up to 4096 has " + std::to_string(weights) + " weights");
+}
+
 Mask random_prune_mask(const ParamLayout& layout, const Mask& current, std::size_t keep, Rng& rng) {
   check_mask(layout, current);
   std::vector<std::uint32_t> alive;

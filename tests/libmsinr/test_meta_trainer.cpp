@@ -204,3 +204,17 @@ TEST_CASE("pixel-subsampled meta-training is deterministic, resumable, and still
   CHECK(checkpoint.params == sa.params);
   CHECK(checkpoint.mask == sa.mask);
 }
+
+TEST_CASE("Dense-Narrow widths match the paper's parameter counts") {
+  Architecture arch;
+  CHECK(narrow_width_for(17708, arch) == 76);
+  CHECK(narrow_width_for(14212, arch) == 68);
+  CHECK(narrow_width_for(26978, arch) == 94);
+  CHECK(narrow_width_for(14213, arch) == 69);  // "equal or slightly larger"
+  const int w = narrow_width_for(8704, arch);  // the counterpart of round 14
+  Architecture narrow = arch;
+  narrow.hidden_width = w;
+  CHECK(ParamLayout(narrow).weight_count() >= 8704u);
+  narrow.hidden_width = w - 1;
+  CHECK(ParamLayout(narrow).weight_count() < 8704u);
+}

@@ -99,6 +99,11 @@ class MetaTrainer {
   std::vector<std::uint32_t> pixel_order_;
 };
 
+// The Dense-Narrow baseline's width: the smallest hidden width whose dense network has at least
+// `weights` weights (biases not counted, as in the paper's tables: width 76 has 17,708, 68 has
+// 14,212, 94 has 26,978), keeping the other sizes of `arch`.
+int narrow_width_for(std::size_t weights, const Architecture& arch);
+
 // Random pruning: keeps `keep` of the weights `current` keeps, uniformly at random.
 Mask random_prune_mask(const ParamLayout& layout, const Mask& current, std::size_t keep, Rng& rng);
 
