@@ -44,7 +44,7 @@ struct EncodeArgs {
   int level = -1, quality = -1;
   double bpp = 0.0, psnr = 0.0;
   int steps = 100;
-  float lr = 1e-3f;
+  float lr = 0.0f;
   EngineArgs engine;
   bool quiet = false, json = false;
 };
@@ -87,6 +87,7 @@ int run_encode(const EncodeArgs& a) {
     JsonLine j;
     j.add("input", a.input).add("output", a.output).add("width", rgb.width).add("height", rgb.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
+    j.add("lr", static_cast<double>(r.lr));
     j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
     j.add("seconds", r.seconds).add("device", r.device).add("model", model.id_hex());
     std::printf("%s\n", j.str().c_str());
@@ -203,7 +204,8 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--bpp", e->bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
   enc->add_option("--psnr", e->psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
   enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--lr", e->lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  enc->add_option("--lr", e->lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
+      ->check(CLI::PositiveNumber);
   add_engine_options(*enc, e->engine);
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors");
   enc->add_flag("--json", e->json, "Print one JSON object with the results");

@@ -1,7 +1,9 @@
 // msinr eval: the paper's protocol on a model: for each level, fit every image from the level's
 // init for N Adam steps; report mean and standard deviation of the PSNR.
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -18,8 +20,9 @@ namespace {
 struct EvalArgs {
   std::string model, data, method = "meta";
   int crop = 0, resize = 0, count = 100, steps = 100;
-  float lr = 1e-3f;
+  std::vector<float> lrs;  // empty: the model's own per-level rate (what the encoder uses)
   std::vector<int> levels;
+  std::string tune_out;
   EngineArgs engine;
   bool json = false;
 };
@@ -35,25 +38,59 @@ int run_eval(const EvalArgs& a) {
   std::vector<int> levels = a.levels;
   if (levels.empty())
     for (const auto& l : model.levels) levels.push_back(l.index);
+  if (!a.tune_out.empty() && a.lrs.size() < 2)
+    throw Error(ErrorCode::kInvalidArgument, "--tune-out needs at least two learning rates in --lr to choose from");
+  std::string lr_text = "the model's per-level rate";
+  if (!a.lrs.empty()) {
+    lr_text = "lr";
+    for (const float lr : a.lrs) lr_text += " " + std::to_string(lr);
+  }
   if (!a.json)
-    std::printf("eval %s (%s) on %zu images of %dx%d, %d steps at lr %g, method %s, %s\n", a.model.c_str(),
-                model.id_hex().substr(0, 12).c_str(), data.tiles.size(), crop, crop, a.steps, a.lr, a.method.c_str(),
-                backend->description().c_str());
+    std::printf("eval %s (%s) on %zu images of %dx%d, %d steps at %s, method %s, %s\n", a.model.c_str(),
+                model.id_hex().substr(0, 12).c_str(), data.tiles.size(), crop, crop, a.steps, lr_text.c_str(),
+                a.method.c_str(), backend->description().c_str());
+  std::vector<std::pair<int, float>> best_lrs;
   for (int index : levels) {
     const MetaLevel& level = model.level(index);
-    const LevelScore s = evaluate_level(*backend, model.arch, level, data.tiles, crop, a.steps, a.lr, method,
-                                        method == EvalMethod::kMeta ? nullptr : &model.level(0));
-    if (a.json) {
-      JsonLine j;
-      j.add("model", a.model).add("method", a.method).add("level", index).add("weights", s.weights);
-      j.add("density", s.density).add("psnr_mean", s.psnr_mean).add("psnr_std", s.psnr_std);
-      j.add("images", s.count).add("steps", a.steps).add("lr", static_cast<double>(a.lr)).add("seconds", s.seconds);
-      std::printf("%s\n", j.str().c_str());
-    } else {
-      std::printf("level %2d  weights %6zu  density %.4f  PSNR %6.2f +- %.2f dB  (%.1f s)\n", index, s.weights,
-                  s.density, s.psnr_mean, s.psnr_std, s.seconds);
+    const std::vector<float> lrs = a.lrs.empty() ? std::vector<float>{model.fit_lr(index)} : a.lrs;
+    double best_psnr = -1e300;
+    float best_lr = lrs.front();
+    for (const float lr : lrs) {
+      const LevelScore s = evaluate_level(*backend, model.arch, level, data.tiles, crop, a.steps, lr, method,
+                                          method == EvalMethod::kMeta ? nullptr : &model.level(0));
+      if (s.psnr_mean > best_psnr) {
+        best_psnr = s.psnr_mean;
+        best_lr = lr;
+      }
+      if (a.json) {
+        JsonLine j;
+        j.add("model", a.model).add("method", a.method).add("level", index).add("weights", s.weights);
+        j.add("density", s.density).add("psnr_mean", s.psnr_mean).add("psnr_std", s.psnr_std);
+        j.add("images", s.count).add("steps", a.steps).add("lr", static_cast<double>(lr)).add("seconds", s.seconds);
+        std::printf("%s\n", j.str().c_str());
+      } else {
+        std::printf("level %2d  weights %6zu  density %.4f  lr %-8g PSNR %6.2f +- %.2f dB  (%.1f s)\n", index,
+                    s.weights, s.density, static_cast<double>(lr), s.psnr_mean, s.psnr_std, s.seconds);
+      }
+      std::fflush(stdout);
     }
-    std::fflush(stdout);
+    best_lrs.emplace_back(index, best_lr);
+  }
+  if (!a.tune_out.empty()) {
+    // The rates are encoder defaults, not part of the model's identity (the content hash covers
+    // the architecture, masks and inits only), so files encoded before stay decodable.
+    codec::Model tuned = model;
+    for (const auto& l : model.levels)
+      if (std::none_of(best_lrs.begin(), best_lrs.end(), [&](const auto& b) { return b.first == l.index; }))
+        best_lrs.emplace_back(l.index, model.fit_lr(l.index));
+    std::sort(best_lrs.begin(), best_lrs.end());
+    auto& notes = tuned.provenance.notes;
+    notes.erase(std::remove_if(notes.begin(), notes.end(), [](const auto& n) { return n.first == "fit_lr"; }),
+                notes.end());
+    notes.push_back({"fit_lr", codec::format_fit_lrs(best_lrs)});
+    const codec::Model saved = codec::save_model(tuned, a.tune_out);
+    if (saved.id != model.id) throw Error(ErrorCode::kInternal, "tuning changed the model's identity");
+    if (!a.json) std::printf("wrote %s: per-level learning rates %s\n", a.tune_out.c_str(), notes.back().second.c_str());
   }
   return 0;
 }
@@ -69,7 +106,8 @@ Runner add_eval_command(CLI::App& app) {
       "deviation over images of the PSNR of the float output (peak 1). --method oneshot|imp\n"
       "instead fits the dense level and prunes at test time to each level's weight count (the\n"
       "paper's MAML+OneShot and MAML+IMP baselines).\n\n"
-      "Example:\n  msinr eval --model faces.msm --data ../shared/data/celeba178/val --count 100 --json");
+      "Examples:\n  msinr eval --model faces.msm --data ../shared/data/celeba178/val --count 100 --json\n"
+      "  msinr eval --model m.msm --data val/ --count 4 --lr 1e-4,1e-3 --tune-out m-tuned.msm");
   cmd->add_option("--model", a->model, "Model file (.msm)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", a->data, "Folder of images")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--crop", a->crop, "Center-crop size (0: the model's tile size)")->capture_default_str();
@@ -77,7 +115,12 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--count", a->count, "Images to use, first in name order (0: all)")->capture_default_str();
   cmd->add_option("--levels", a->levels, "Levels to evaluate (default: all)")->delimiter(',');
   cmd->add_option("--steps", a->steps, "Adam steps per image")->capture_default_str()->check(CLI::Range(0, 100000));
-  cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--lr", a->lrs, "Adam learning rates to try, comma-separated (default: the model's per-level rate)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--tune-out", a->tune_out,
+                  "Write a copy of the model whose per-level encoder learning rate is the best --lr measured here "
+                  "(same model identity)");
   cmd->add_option("--method", a->method, "meta (fit the level), oneshot or imp (test-time pruning baselines)")
       ->capture_default_str()
       ->check(CLI::IsMember({"meta", "oneshot", "imp"}));

@@ -12,6 +12,7 @@
 #include "codec/image.hpp"
 #include "codec/image_io.hpp"
 #include "codec/metrics.hpp"
+#include "codec/model.hpp"
 #include "msinr/backend.hpp"
 #include "msinr/error.hpp"
 #include "msinr/fitter.hpp"
@@ -23,7 +24,7 @@ struct FitArgs {
   std::string input;
   std::string output;
   int steps = 100;
-  float lr = 1e-3f;
+  float lr = 0.0f;  // 0: codec::fallback_fit_lr of the density
   double density = 1.0;
   int crop = 0;
   std::uint64_t seed = 0;
@@ -52,7 +53,7 @@ int run_fit(const FitArgs& a) {
                  image.height, kept_weights(layout, mask), layout.weight_count(), backend->description().c_str());
   FitOptions fo;
   fo.steps = a.steps;
-  fo.adam.lr = a.lr;
+  fo.adam.lr = a.lr > 0.0f ? a.lr : codec::fallback_fit_lr(weight_density(layout, mask));
   if (progress)
     fo.on_step = [&](const FitProgress& p) {
       std::fprintf(stderr, "\rstep %d/%d  loss %.6f  PSNR %.2f dB ", p.step, a.steps, p.loss, p.psnr);
@@ -72,7 +73,7 @@ int run_fit(const FitArgs& a) {
   if (a.json) {
     JsonLine j;
     j.add("input", a.input).add("output", a.output).add("width", image.width).add("height", image.height);
-    j.add("steps", r.steps_taken).add("lr", static_cast<double>(a.lr)).add("density", weight_density(layout, mask));
+    j.add("steps", r.steps_taken).add("lr", static_cast<double>(fo.adam.lr)).add("density", weight_density(layout, mask));
     j.add("weights", kept_weights(layout, mask)).add("seconds", r.seconds).add("device", backend->description());
     j.add("psnr_float", psnr_paper).add("psnr_8bit", psnr_8).add("ssim", ssim);
     std::printf("%s\n", j.str().c_str());
@@ -99,7 +100,9 @@ Runner add_fit_command(CLI::App& app) {
   cmd->add_option("image", args->input, "Input image (PNG or JPEG)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", args->output, "Reconstruction to write (.png or .jpg)")->required();
   cmd->add_option("--steps", args->steps, "Adam steps")->capture_default_str()->check(CLI::Range(0, 1000000));
-  cmd->add_option("--lr", args->lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", args->lr,
+                  "Adam learning rate (default: 1e-4 at density >= 0.25, where 1e-3 diverges at w0 = 200; 1e-3 below)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--density", args->density, "Fraction of weights kept, in (0, 1]")
       ->capture_default_str()
       ->check(CLI::Range(1e-6, 1.0));

@@ -17,7 +17,7 @@ namespace {
 struct RdArgs {
   std::string images, model, levels, qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
   int crop = 0, count = 0, steps = 100, jobs = 0;
-  float lr = 1e-3f;
+  float lr = 0.0f;
   EngineArgs engine;
   bool log_rate = false, json = false, quiet = false;
 };
@@ -154,7 +154,8 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_flag("--log-rate", a->log_rate, "Log-scale bpp axis in rd.svg");
   cmd->add_option("--title", a->title, "Title of rd.svg (default: from the folder name)");
   cmd->add_option("--steps", a->steps, "Adam steps per tile (msinr encoder)")->capture_default_str()->check(CLI::Range(0, 100000));
-  cmd->add_option("--lr", a->lr, "Adam learning rate (msinr encoder)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", a->lr, "Adam learning rate of the msinr encoder (default: the model's rate per level)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--jobs", a->jobs, "Images measured at once (0: one per thread on the CPU, 1 on CUDA)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
   add_engine_options(*cmd, a->engine);

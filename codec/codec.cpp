@@ -90,7 +90,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
         std::vector<float> params = level.init;
         FitOptions fo;
         fo.steps = opt.steps;
-        fo.adam.lr = opt.lr;
+        fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
         fit(*ev, level.mask, params, target.data(), fo);
         for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
         std::vector<float> y(target.size());
@@ -132,7 +132,7 @@ Device parse_device(const std::string& name) {
 
 EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
-  if (opt.steps < 0 || !(opt.lr > 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr > 0");
+  if (opt.steps < 0 || !(opt.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   if (opt.device == Device::kCuda && !cuda_backend_available()) make_cuda_backend();  // throws a clear kDevice
   const Image rgb = to_rgb(input);
@@ -169,6 +169,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     r.tiles = tiles.size();
     r.values_per_tile = h.values_per_tile;
     r.fit_psnr = fitted.psnr;
+    r.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
     r.device = fitted.device;
     return r;
   };

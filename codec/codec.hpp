@@ -20,7 +20,7 @@ struct EncodeOptions {
   double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
   double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
   int steps = 100;           // Adam steps per tile
-  float lr = 1e-3f;          // Adam learning rate
+  float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
   Device device = Device::kAuto;
   int threads = 0;           // 0: all cores
   // Called as each tile finishes (from worker threads, one call at a time); return false to cancel
@@ -35,6 +35,7 @@ struct EncodeResult {
   std::size_t values_per_tile = 0;
   double seconds = 0.0;
   double fit_psnr = 0.0;            // 8-bit PSNR of the float fit before fp16 rounding
+  float lr = 0.0f;                  // the Adam learning rate used
   std::string device;               // what did the fitting
 };
 

@@ -1,9 +1,12 @@
 #include "codec/model.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
+#include "msinr/mask.hpp"
 
 namespace msinr::codec {
 
@@ -40,6 +43,41 @@ int Model::default_level() const {
     }
   if (levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   return levels.back().index;
+}
+
+float fallback_fit_lr(double density) { return density >= 0.25 ? 1e-4f : 1e-3f; }
+
+std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs) {
+  std::string out;
+  for (const auto& [level, lr] : lrs) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%s%d:%g", out.empty() ? "" : ",", level, static_cast<double>(lr));
+    out += buf;
+  }
+  return out;
+}
+
+float Model::fit_lr(int level_index) const {
+  const MetaLevel& l = level(level_index);
+  for (const auto& [key, value] : provenance.notes) {
+    if (key != "fit_lr") continue;
+    // A malformed note (the model file's provenance is not trusted input for control flow) falls
+    // through to the density rule rather than failing the encode.
+    std::size_t pos = 0;
+    while (pos < value.size()) {
+      const std::size_t end = std::min(value.find(',', pos), value.size());
+      const std::string item = value.substr(pos, end - pos);
+      const std::size_t colon = item.find(':');
+      if (colon != std::string::npos && std::atoi(item.substr(0, colon).c_str()) == level_index) {
+        const float lr = std::strtof(item.c_str() + colon + 1, nullptr);
+        if (lr > 0.0f && lr < 1.0f) return lr;
+      }
+      pos = end + 1;
+    }
+  }
+  const double density = static_cast<double>(kept_weights(ParamLayout(arch), l.mask)) /
+                         static_cast<double>(ParamLayout(arch).weight_count());
+  return fallback_fit_lr(density);
 }
 
 format::ModelFile to_model_file(const Model& model) {

@@ -29,7 +29,18 @@ struct Model {
   // The level the encoder uses when none is asked for: the provenance note "default_level" when
   // the model has one, else the sparsest level.
   int default_level() const;
+  // The per-image Adam learning rate the encoder uses for a level when none is asked for: the one
+  // the trainer's validation measured best for that level (provenance note "fit_lr", written as
+  // "level:lr,level:lr,..."), else the density rule of fallback_fit_lr.
+  float fit_lr(int level_index) const;
 };
+
+// SIRENs with w0 = 200 are sharp: measured on 178x178 crops, Adam at 1e-3 diverges from a dense
+// init (4.7 dB where 1e-4 reaches 30 dB from scratch), while sparse inits (density <= ~0.1) fit
+// best at 1e-3. The switch sits between, at density 0.25 (docs/training.md).
+float fallback_fit_lr(double density);
+// "level:lr,..." as stored in the "fit_lr" note.
+std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs);
 
 // Format-level model <-> engine model. Errors from the format become msinr::Error.
 format::ModelFile to_model_file(const Model& model);

@@ -673,7 +673,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
 
   // Arguments.
   if (cfg.crop < 0 || cfg.count < 0) throw Error(ErrorCode::kInvalidArgument, "crop and count must be >= 0");
-  if (cfg.steps < 0 || !(cfg.lr > 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr > 0");
+  if (cfg.steps < 0 || !(cfg.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
   if (cfg.threads < 0 || cfg.jobs < 0) throw Error(ErrorCode::kInvalidArgument, "threads and jobs must be >= 0");
   if (cfg.out.empty()) throw Error(ErrorCode::kInvalidArgument, "no output folder");
   std::vector<int> levels;

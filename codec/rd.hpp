@@ -136,7 +136,7 @@ struct RdConfig {
   std::vector<int> levels;             // model levels; empty: every level of the model
   std::vector<int> jpeg_qualities = {10, 20, 30, 40, 50, 60, 70, 80, 90};  // 1..100
   int steps = 100;                     // Adam steps per tile (msinr encoder)
-  float lr = 1e-3f;
+  float lr = 0.0f;  // 0: the model's per-level rate
   Device device = Device::kAuto;
   int threads = 0;                     // all threads together; 0: the machine's cores
   int jobs = 0;                        // images at once; 0: min(images, threads) on the CPU, 1 on CUDA

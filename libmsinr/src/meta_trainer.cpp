@@ -38,10 +38,23 @@ Mask random_prune_mask(const ParamLayout& layout, const Mask& current, std::size
   return next;
 }
 
+int steps_in_round(const MetaTrainingConfig& config, int round) {
+  if (round <= 0) return config.dense_steps;
+  if (config.last_round_steps <= 0 || config.rounds <= 1) return config.round_steps;
+  const double t = static_cast<double>(round - 1) / (config.rounds - 1);
+  return static_cast<int>(std::lround(config.round_steps + t * (config.last_round_steps - config.round_steps)));
+}
+
+long long total_outer_steps(const MetaTrainingConfig& config) {
+  long long total = 0;
+  for (int r = 0; r <= config.rounds; ++r) total += steps_in_round(config, r);
+  return total;
+}
+
 MetaTrainer::MetaTrainer(const MetaTrainingConfig& config, Backend& backend, std::span<const std::vector<float>> images)
     : config_(config), backend_(backend), images_(images), layout_(config.arch) {
   if (config.tile_size < 1 || config.tasks_per_step < 1 || config.dense_steps < 0 || config.rounds < 0 ||
-      config.round_steps < 0 || !(config.prune_fraction > 0.0 && config.prune_fraction < 1.0) ||
+      config.round_steps < 0 || config.last_round_steps < 0 || !(config.prune_fraction > 0.0 && config.prune_fraction < 1.0) ||
       !(config.pixel_fraction > 0.0 && config.pixel_fraction <= 1.0))
     throw Error(ErrorCode::kInvalidArgument, "invalid meta-training configuration");
   if (images.empty()) throw Error(ErrorCode::kInvalidArgument, "meta-training needs at least one image");
@@ -128,8 +141,8 @@ bool MetaTrainer::run(MetaTrainingState& state, const MetaCallbacks& cb) {
   check_mask(layout_, state.mask);
   if (state.params.size() != layout_.param_count())
     throw Error(ErrorCode::kInvalidArgument, "training state does not match the architecture");
-  auto steps_in = [&](int round) { return round == 0 ? config_.dense_steps : config_.round_steps; };
-  long long total_steps = config_.dense_steps + static_cast<long long>(config_.rounds) * config_.round_steps;
+  auto steps_in = [&](int round) { return steps_in_round(config_, round); };
+  const long long total_steps = total_outer_steps(config_);
   long long done_before = 0;
   for (int r = 0; r < state.round; ++r) done_before += steps_in(r);
   done_before += state.step;

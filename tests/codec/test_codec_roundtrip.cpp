@@ -235,3 +235,34 @@ TEST_CASE("codec: the built-in model round-trips a Kodak crop and a CelebA crop 
     CHECK(psnr > 12.0);
   }
 }
+
+TEST_CASE("codec: the encoder's default learning rate is the model's per-level measurement") {
+  Model m = test_model();
+  REQUIRE(m.levels.size() >= 2);
+  const int dense = m.levels.front().index, sparse = m.levels.back().index;
+  // The test model records 1e-3 for every level.
+  CHECK(m.fit_lr(dense) == doctest::Approx(1e-3f));
+  // Without the note, the density rule: the dense level at 1e-4, a level under 25% at 1e-3.
+  m.provenance.notes.clear();
+  CHECK(m.fit_lr(dense) == doctest::Approx(1e-4f));
+  CHECK(fallback_fit_lr(1.0) == doctest::Approx(1e-4f));
+  CHECK(fallback_fit_lr(0.1) == doctest::Approx(1e-3f));
+  // A recorded rate per level wins; a malformed entry falls back instead of failing the encode.
+  m.provenance.notes.push_back({"fit_lr", format_fit_lrs({{dense, 3e-4f}, {sparse, 2e-3f}})});
+  CHECK(m.fit_lr(dense) == doctest::Approx(3e-4f));
+  CHECK(m.fit_lr(sparse) == doctest::Approx(2e-3f));
+  m.provenance.notes.back().second = std::to_string(dense) + ":oops," + std::to_string(sparse) + ":-1";
+  CHECK(m.fit_lr(dense) == doctest::Approx(1e-4f));
+  CHECK_THROWS_AS(m.fit_lr(999), msinr::Error);
+  // encode_image uses it when no rate is given, and an explicit rate overrides.
+  m.provenance.notes.back().second = format_fit_lrs({{dense, 3e-4f}});
+  const Image im = crop_of_sample(12, 10);
+  EncodeOptions o = cpu_options(dense);
+  o.steps = 3;
+  CHECK(encode_image(im, m, o).lr == doctest::Approx(3e-4f));
+  o.lr = 5e-4f;
+  const auto explicit_rate = encode_image(im, m, o);
+  CHECK(explicit_rate.lr == doctest::Approx(5e-4f));
+  o.lr = 3e-4f;
+  CHECK(encode_image(im, m, o).bytes != explicit_rate.bytes);  // the rate really reaches the fit
+}

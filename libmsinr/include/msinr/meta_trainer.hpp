@@ -27,6 +27,10 @@ struct MetaTrainingConfig {
   int dense_steps = 1000;        // outer steps before the first pruning (paper: 150,000)
   int rounds = 15;               // pruning rounds after the dense phase
   int round_steps = 200;         // outer steps after each pruning (paper: 30,000)
+  // Steps of the last round; rounds in between ramp linearly from round_steps (0: all rounds take
+  // round_steps). Late rounds lose the most to pruning and cost the least per step on sparse
+  // kernels, so a CPU budget is better spent there.
+  int last_round_steps = 0;
   PruningMethod pruning = PruningMethod::kMagnitude;
   double prune_fraction = 0.2;   // of the surviving weights, each round
   std::uint64_t seed = 0;        // init, task sampling and random pruning
@@ -34,6 +38,10 @@ struct MetaTrainingConfig {
   // batch, as in the paper). Below 1 it makes large tiles affordable on a CPU.
   double pixel_fraction = 1.0;
 };
+
+// Outer steps of `round` (0: the dense phase) under `config`'s schedule.
+int steps_in_round(const MetaTrainingConfig& config, int round);
+long long total_outer_steps(const MetaTrainingConfig& config);
 
 // Weights kept after `rounds` rounds: each round removes floor(fraction * survivors), the rule that
 // reproduces the paper's counts (17,000 after 11 rounds, 8,704 after 14, 6,964 after 15).
