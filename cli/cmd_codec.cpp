@@ -157,9 +157,9 @@ int run_info(const InfoArgs& a) {
                   m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
                   m.provenance.recipe.c_str(), m.provenance.wall_seconds);
       for (std::size_t i = 0; i < m.levels.size(); ++i)
-        std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB\n", m.levels[i].index,
+        std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", m.levels[i].index,
                     kept_weights(layout, m.levels[i].mask), weight_density(layout, m.levels[i].mask),
-                    i < m.val_psnr.size() ? m.val_psnr[i] : 0.0f);
+                    i < m.val_psnr.size() ? m.val_psnr[i] : 0.0f, static_cast<double>(m.fit_lr(m.levels[i].index)));
     }
     return 0;
   }

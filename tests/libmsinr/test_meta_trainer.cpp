@@ -58,6 +58,22 @@ TEST_CASE("pruning schedule reproduces the paper's survivor counts") {
   CHECK(kept_weights(layout, mask) == 6964u);
 }
 
+TEST_CASE("round schedule: flat, or a linear ramp from round_steps to last_round_steps") {
+  MetaTrainingConfig c;
+  c.dense_steps = 7;
+  c.rounds = 5;
+  c.round_steps = 10;
+  CHECK(steps_in_round(c, 0) == 7);
+  CHECK(steps_in_round(c, 3) == 10);
+  CHECK(total_outer_steps(c) == 7 + 5 * 10);
+  c.last_round_steps = 50;
+  const int expected[] = {7, 10, 20, 30, 40, 50};
+  for (int r = 0; r <= 5; ++r) CHECK(steps_in_round(c, r) == expected[r]);
+  CHECK(total_outer_steps(c) == 7 + 150);
+  c.rounds = 1;  // a single round takes round_steps
+  CHECK(steps_in_round(c, 1) == 10);
+}
+
 TEST_CASE("Algorithm 1 on a tiny network: levels, global threshold, nested masks, biases kept") {
   for (PruningMethod method : {PruningMethod::kMagnitude, PruningMethod::kRandom}) {
     auto cfg = tiny_config(method);
