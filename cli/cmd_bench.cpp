@@ -31,7 +31,7 @@ struct BenchFitArgs {
   std::string image;
   int crop = 178;
   int steps = 100;
-  float lr = 1e-3f;
+  float lr = 0.0f;  // 0: codec::fallback_fit_lr of each density
   std::vector<double> densities{1.0, 0.134, 0.044, 0.0115};
   EngineArgs engine;
   bool json = false;
@@ -138,7 +138,7 @@ int run_bench_fit(BenchFitArgs a) {
     }
     FitOptions fo;
     fo.steps = a.steps;
-    fo.adam.lr = a.lr;
+    fo.adam.lr = a.lr > 0.0f ? a.lr : codec::fallback_fit_lr(density);
     const FitResult r = fit(*evaluator, mask, params, target.data(), fo);
     std::vector<float> recon(target.size());
     evaluator->forward(params.data(), recon.data());
@@ -246,7 +246,7 @@ Runner add_bench_command(CLI::App& app) {
   fit->add_option("--image", fa->image, "Image to fit (default: the first of <data>/celeba178/val)");
   fit->add_option("--crop", fa->crop, "Center crop size (0: whole image)")->capture_default_str();
   fit->add_option("--steps", fa->steps, "Adam steps")->capture_default_str()->check(CLI::Range(1, 100000));
-  fit->add_option("--lr", fa->lr, "Adam learning rate")->capture_default_str();
+  fit->add_option("--lr", fa->lr, "Adam learning rate (default: 1e-4 at density >= 0.25, 1e-3 below)");
   fit->add_option("--densities", fa->densities, "Densities to time")->capture_default_str()->delimiter(',');
   add_engine_options(*fit, fa->engine);
   fit->add_flag("--json", fa->json, "One JSON object per density");
