@@ -40,3 +40,11 @@ endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run(${CC} -std=c11 -Wall -Wextra -Werror ${consumer}/consumer.c ${flags} -Wl,-rpath,${prefix}/lib -o ${WORK_DIR}/consumer_c)
 run(${WORK_DIR}/consumer_c)
+
+# The samples build against the installed package too; upscale runs on a shipped .msinr.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/samples -B ${WORK_DIR}/samples-build -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/samples-build -j2)
+run(${WORK_DIR}/samples-build/upscale ${SOURCE_DIR}/samples/kodim23.msinr ${WORK_DIR}/kodim23-quarter.png 0.25)
+if(NOT EXISTS ${WORK_DIR}/kodim23-quarter.png)
+  message(FATAL_ERROR "upscale wrote nothing")
+endif()
