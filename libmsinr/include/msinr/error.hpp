@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "msinr/export.h"
+
 namespace msinr {
 
 enum class ErrorCode {
@@ -18,9 +20,11 @@ enum class ErrorCode {
   kInternal,         // a broken invariant: a bug in msinr
 };
 
-const char* error_code_name(ErrorCode code) noexcept;
+// The code's name ("invalid argument", "corrupt data", ...); never null.
+MSINR_API const char* error_code_name(ErrorCode code) noexcept;
 
-class Error : public std::runtime_error {
+// What every msinr function throws on bad input or failure (code + one-line message).
+class MSINR_API Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const noexcept { return code_; }

@@ -1,0 +1,180 @@
+// The public C++ API (msinr/msinr.hpp) over the internal codec: conversions and argument checks only.
+#include "msinr/msinr.hpp"
+
+#include <cmath>
+
+#include "codec/codec.hpp"
+#include "codec/default_model.hpp"
+#include "codec/image_io.hpp"
+#include "codec/metrics.hpp"
+#include "codec/model.hpp"
+
+namespace msinr {
+
+struct Model::Impl {
+  codec::Model model;  // owned copy, or a view of the built-in one
+  const codec::Model* ptr = nullptr;
+};
+
+namespace {
+
+codec::Image to_codec(const Image& image, const char* what) {
+  codec::Image out;
+  out.width = image.width;
+  out.height = image.height;
+  out.channels = image.channels;
+  out.pixels = image.pixels;  // validate_image checks the size
+  codec::validate_image(out, what);
+  return out;
+}
+
+Image from_codec(codec::Image&& image) {
+  Image out;
+  out.width = image.width;
+  out.height = image.height;
+  out.channels = image.channels;
+  out.pixels = std::move(image.pixels);
+  return out;
+}
+
+codec::Device to_codec(Device d) {
+  switch (d) {
+    case Device::kCpu: return codec::Device::kCpu;
+    case Device::kCuda: return codec::Device::kCuda;
+    case Device::kAuto: break;
+  }
+  return codec::Device::kAuto;
+}
+
+void check_options(const EncodeOptions& o) {
+  if (o.steps < 1) throw Error(ErrorCode::kInvalidArgument, "encode options: steps must be >= 1");
+  if (!(o.lr > 0.0f) || !std::isfinite(o.lr)) throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be > 0");
+  if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "encode options: threads must be >= 0");
+  if (o.level < -1) throw Error(ErrorCode::kInvalidArgument, "encode options: level must be -1 or a model level");
+  if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
+    throw Error(ErrorCode::kInvalidArgument, "encode options: target_bpp and target_psnr must be >= 0");
+  if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda)
+    throw Error(ErrorCode::kInvalidArgument, "encode options: unknown device");
+}
+
+void check_bytes(const std::uint8_t* data, std::size_t size) {
+  if (data == nullptr && size != 0) throw Error(ErrorCode::kInvalidArgument, "null data with a non-zero size");
+}
+
+}  // namespace
+
+const char* version() noexcept { return MSINR_VERSION_STRING; }
+
+Image read_image(const std::string& path) { return from_codec(codec::read_image(path)); }
+void write_png(const Image& image, const std::string& path) { codec::write_png(to_codec(image, "write_png image"), path); }
+std::vector<std::uint8_t> read_file(const std::string& path) { return codec::read_file(path); }
+void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  codec::write_file_atomic(path, bytes.data(), bytes.size());
+}
+double psnr(const Image& a, const Image& b) {
+  const codec::Image ca = codec::to_rgb(to_codec(a, "psnr image a"));
+  const codec::Image cb = codec::to_rgb(to_codec(b, "psnr image b"));
+  if (ca.width != cb.width || ca.height != cb.height)
+    throw Error(ErrorCode::kInvalidArgument, "psnr: images differ in size");
+  return codec::psnr_8bit(ca, cb);
+}
+
+Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {
+  if (!impl_) throw Error(ErrorCode::kInvalidArgument, "null model");
+}
+
+Model Model::builtin() {
+  auto impl = std::make_shared<Impl>();
+  impl->ptr = &codec::default_model();  // shared, parsed once
+  return Model(std::move(impl));
+}
+Model Model::load(const std::string& path) {
+  auto impl = std::make_shared<Impl>();
+  impl->model = codec::load_model(path);
+  impl->ptr = &impl->model;
+  return Model(std::move(impl));
+}
+Model Model::from_memory(const std::uint8_t* data, std::size_t size) {
+  check_bytes(data, size);
+  auto impl = std::make_shared<Impl>();
+  impl->model = codec::load_model_from_memory(data, size, "<memory>");
+  impl->ptr = &impl->model;
+  return Model(std::move(impl));
+}
+std::string Model::id() const { return impl_->ptr->id_hex(); }
+int Model::tile_size() const { return impl_->ptr->tile_size; }
+std::vector<int> Model::levels() const {
+  std::vector<int> out;
+  for (const auto& l : impl_->ptr->levels) out.push_back(l.index);
+  return out;
+}
+int Model::default_level() const { return impl_->ptr->default_level(); }
+
+Encoder::Encoder(Model model, EncodeOptions options) : model_(std::move(model)), options_(std::move(options)) {
+  check_options(options_);
+}
+
+EncodeResult Encoder::encode(const Image& image) const {
+  const codec::Image in = to_codec(image, "encode image");
+  codec::EncodeOptions o;
+  o.level = options_.level;
+  o.target_bpp = options_.target_bpp;
+  o.target_psnr = options_.target_psnr;
+  o.steps = options_.steps;
+  o.lr = options_.lr;
+  o.threads = options_.threads;
+  o.device = to_codec(options_.device);
+  o.progress = options_.progress;
+  codec::EncodeResult r = codec::encode_image(in, *model_.impl().ptr, o);
+  EncodeResult out;
+  out.level = r.level;
+  out.seconds = r.seconds;
+  out.device = r.device;
+  out.bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(in.width) * in.height);
+  out.bytes = std::move(r.bytes);
+  return out;
+}
+
+Decoder::Decoder(Model model) : model_(std::move(model)) {}
+
+Image Decoder::decode(const std::uint8_t* data, std::size_t size, const DecodeOptions& options) const {
+  check_bytes(data, size);
+  if (options.width < 0 || options.height < 0 || !(options.scale >= 0.0) || options.threads < 0)
+    throw Error(ErrorCode::kInvalidArgument, "decode options: sizes, scale and threads must be >= 0");
+  codec::DecodeOptions o;
+  o.width = options.width;
+  o.height = options.height;
+  o.scale = options.scale;
+  o.threads = options.threads;
+  const std::vector<std::uint8_t> bytes(data, data + size);
+  return from_codec(codec::decode_image(bytes, "<memory>", *model_.impl().ptr, o));
+}
+
+std::vector<std::uint8_t> encode(const Image& image, const EncodeOptions& options) {
+  return Encoder(Model::builtin(), options).encode(image).bytes;
+}
+
+Image decode(const std::uint8_t* data, std::size_t size, int width, int height) {
+  DecodeOptions o;
+  o.width = width;
+  o.height = height;
+  return Decoder(Model::builtin()).decode(data, size, o);
+}
+
+Info read_info(const std::uint8_t* data, std::size_t size) {
+  check_bytes(data, size);
+  const std::vector<std::uint8_t> bytes(data, data + size);
+  const codec::ContainerInfo ci = codec::read_info(bytes, "<memory>");
+  Info out;
+  out.width = static_cast<int>(ci.header.width);
+  out.height = static_cast<int>(ci.header.height);
+  out.level = static_cast<int>(ci.header.level);
+  out.tile_size = static_cast<int>(ci.header.tile_size);
+  out.steps = static_cast<int>(ci.header.steps);
+  out.model_id = format::model_id_hex(ci.header.model_id);
+  out.file_bytes = ci.file_bytes;
+  out.bpp = ci.bpp;
+  return out;
+}
+
+}  // namespace msinr
