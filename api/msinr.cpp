@@ -48,7 +48,8 @@ codec::Device to_codec(Device d) {
 
 void check_options(const EncodeOptions& o) {
   if (o.steps < 1) throw Error(ErrorCode::kInvalidArgument, "encode options: steps must be >= 1");
-  if (!(o.lr > 0.0f) || !std::isfinite(o.lr)) throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be > 0");
+  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr))
+    throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be >= 0 (0: the model's rate)");
   if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "encode options: threads must be >= 0");
   if (o.level < -1) throw Error(ErrorCode::kInvalidArgument, "encode options: level must be -1 or a model level");
   if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
@@ -129,6 +130,7 @@ EncodeResult Encoder::encode(const Image& image) const {
   EncodeResult out;
   out.level = r.level;
   out.seconds = r.seconds;
+  out.lr = r.lr;
   out.device = r.device;
   out.bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(in.width) * in.height);
   out.bytes = std::move(r.bytes);

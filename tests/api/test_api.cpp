@@ -88,6 +88,10 @@ TEST_CASE("advanced tier: model from memory equals the file, progress and cancel
   CHECK(r.level == m.levels().front());
   CHECK(calls >= 1);
   CHECK(r.bpp > 0.0);
+  // lr 0 (the default) means the model's measured rate for the level: the built-in model's densest
+  // level is measured at 1e-4 (1e-3 diverges on dense w0 = 200 inits).
+  CHECK(o.lr == 0.0f);
+  CHECK(r.lr == doctest::Approx(1e-4f));
   o.progress = [](std::size_t, std::size_t) { return false; };
   CHECK(code_of([&] { msinr::Encoder(m, o).encode(pattern(30, 30, 2)); }) == msinr::ErrorCode::kCancelled);
 }
@@ -97,6 +101,9 @@ TEST_CASE("bad input gets typed errors") {
   bad.pixels.pop_back();
   CHECK(code_of([&] { msinr::encode(bad, quick()); }) == msinr::ErrorCode::kInvalidArgument);
   msinr::EncodeOptions o = quick();
+  o.lr = -1.0f;
+  CHECK(code_of([&] { msinr::Encoder(msinr::Model::builtin(), o); }) == msinr::ErrorCode::kInvalidArgument);
+  o = quick();
   o.steps = 0;
   CHECK(code_of([&] { msinr::Encoder(msinr::Model::builtin(), o); }) == msinr::ErrorCode::kInvalidArgument);
   const std::vector<std::uint8_t> junk(64, 7);

@@ -60,14 +60,14 @@ typedef struct msinr_encode_options {
   double target_bpp;     /* > 0: densest level fitting this many bits per pixel */
   double target_psnr;    /* > 0: sparsest level reaching this PSNR */
   int steps;             /* Adam steps per tile, >= 1 */
-  float lr;              /* Adam learning rate, > 0 */
+  float lr;              /* Adam learning rate; 0: the rate the model measured for the level */
   int threads;           /* 0: all cores */
   msinr_device device;
   msinr_progress_fn progress; /* may be NULL */
   void* progress_user;
 } msinr_encode_options;
 
-/* Fills *options with the defaults (level -1, steps 100, lr 1e-3, auto device, no callback). */
+/* Fills *options with the defaults (level -1, steps 100, lr 0 = the model's, auto device, no callback). */
 MSINR_API void msinr_encode_options_init(msinr_encode_options* options);
 
 /* Encodes an 8-bit interleaved image (channels 1..4, stride = width * channels) with `model`

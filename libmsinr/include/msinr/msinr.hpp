@@ -76,7 +76,7 @@ struct EncodeOptions {
   double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
   double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
   int steps = 100;           // Adam steps per tile (>= 1)
-  float lr = 1e-3f;          // Adam learning rate (> 0)
+  float lr = 0.0f;           // Adam learning rate; 0: the rate the model measured for the level
   int threads = 0;           // worker threads; 0: all cores
   Device device = Device::kAuto;  // kCuda throws kDevice when this build or machine has no GPU
   // Called as each tile finishes (from worker threads, one call at a time). Return false to cancel:
@@ -89,6 +89,7 @@ struct EncodeResult {
   int level = 0;                    // level used
   double bpp = 0.0;                 // bytes * 8 / pixels
   double seconds = 0.0;             // fitting time
+  float lr = 0.0f;                  // the Adam learning rate used
   std::string device;               // what did the fitting ("cpu", "cuda")
 };
 
