@@ -14,9 +14,12 @@ struct EngineArgs {
   std::string device = "auto";  // auto | cpu | cuda | reference
   int threads = 0;
   int block_pixels = 0;         // 0: the backend's default
+  bool tf32 = false;            // CUDA: let cuBLAS use TF32 tensor cores
 };
 
-void add_engine_options(CLI::App& cmd, EngineArgs& args);
+// `tf32_option`: offer --tf32 (commands that build their engine with make_engine; the codec's own
+// device choice has no such option yet).
+void add_engine_options(CLI::App& cmd, EngineArgs& args, bool tf32_option = true);
 std::unique_ptr<Backend> make_engine(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
