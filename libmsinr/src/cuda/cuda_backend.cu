@@ -172,9 +172,23 @@ unsigned blocks_for(std::size_t n) {
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
 
-// dst[i] = mask[i mod P] ? src[i] : 0 over `count` = fits * P entries (in place allowed).
-__global__ void mask_kernel(const float* src, const std::uint8_t* mask, float* dst, std::size_t P, std::size_t count) {
-  MSINR_GRID_STRIDE(i, count) dst[i] = mask[i % P] ? src[i] : 0.0f;
+// Per-fit element loops for the hot kernels: blockIdx.y is the fit, x strides over its `per_fit`
+// elements; e mod rows is taken in 32 bits whenever e fits (64-bit division is slow on GPUs).
+#define MSINR_FIT_STRIDE(e, per_fit)                                                                   \
+  for (std::size_t e = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < (per_fit); \
+       e += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+
+__device__ __forceinline__ int row_of(std::size_t e, int rows) {
+  return (e >> 32) == 0 ? static_cast<int>(static_cast<unsigned>(e) % static_cast<unsigned>(rows))
+                        : static_cast<int>(e % static_cast<std::size_t>(rows));
+}
+
+dim3 fit_grid(std::size_t per_fit, int fits) { return dim3(blocks_for(per_fit), static_cast<unsigned>(fits)); }
+
+// dst = src with masked entries zero, for each fit's P-vector (grid y: the fit; in place allowed).
+__global__ void mask_kernel(const float* src, const std::uint8_t* mask, float* dst, std::size_t P) {
+  const std::size_t base = blockIdx.y * P;
+  MSINR_FIT_STRIDE(i, P) dst[base + i] = mask[i] ? src[base + i] : 0.0f;
 }
 
 // Coordinates of the n active pixels (grid indices `pixels`, or 0..n-1 when null), for each fit:
@@ -195,11 +209,11 @@ __global__ void coords_kernel(const std::uint32_t* pixels, std::size_t n, int co
 // RS gets R{s} = w0 (rz + v_b) and RZ becomes R{a} = cos(s) R{s}.
 __global__ void sine_forward_kernel(float* Z, float* C, float* RZ, float* RS, const float* params,
                                     const float* v, std::size_t bias_offset, std::size_t P, int rows, std::size_t n,
-                                    std::size_t stride, int fits, float w0) {
+                                    std::size_t stride, float w0) {
   const std::size_t per_fit = static_cast<std::size_t>(rows) * n;
-  MSINR_GRID_STRIDE(i, per_fit * static_cast<std::size_t>(fits)) {
-    const std::size_t f = i / per_fit, e = i % per_fit;
-    const int o = static_cast<int>(e % static_cast<std::size_t>(rows));
+  const std::size_t f = blockIdx.y;
+  MSINR_FIT_STRIDE(e, per_fit) {
+    const int o = row_of(e, rows);
     const std::size_t at = f * stride + e;
     const float arg = kernels::sine_argument(Z[at], params[f * P + bias_offset + o], w0);
     float s, c;
@@ -218,11 +232,11 @@ __global__ void sine_forward_kernel(float* Z, float* C, float* RZ, float* RS, co
 // The final linear layer: Z += b, and RZ += v_b in the R-operator pass.
 __global__ void linear_forward_kernel(float* Z, float* RZ, const float* params, const float* v,
                                       std::size_t bias_offset, std::size_t P, int rows, std::size_t n,
-                                      std::size_t stride, int fits) {
+                                      std::size_t stride) {
   const std::size_t per_fit = static_cast<std::size_t>(rows) * n;
-  MSINR_GRID_STRIDE(i, per_fit * static_cast<std::size_t>(fits)) {
-    const std::size_t f = i / per_fit, e = i % per_fit;
-    const int o = static_cast<int>(e % static_cast<std::size_t>(rows));
+  const std::size_t f = blockIdx.y;
+  MSINR_FIT_STRIDE(e, per_fit) {
+    const int o = row_of(e, rows);
     const std::size_t at = f * stride + e;
     Z[at] += params[f * P + bias_offset + o];
     if (RZ) RZ[at] += v[f * P + bias_offset + o];
@@ -272,11 +286,10 @@ __global__ void loss_finish_kernel(const double* partial, int chunks, int fits, 
 // Sine layer backward, in place on D (rows x n per fit): dL/dz = dL/dy w0 cos(s). With RD (the
 // R-operator pass) also R{dL/dz} = R{dL/dy} w0 cos(s) - dL/dy w0 sin(s) R{s}.
 __global__ void sine_backward_kernel(float* D, float* RD, const float* S, const float* C, const float* RS,
-                                     int rows, std::size_t n, std::size_t d_stride, std::size_t a_stride, int fits,
-                                     float w0) {
+                                     int rows, std::size_t n, std::size_t d_stride, std::size_t a_stride, float w0) {
   const std::size_t per_fit = static_cast<std::size_t>(rows) * n;
-  MSINR_GRID_STRIDE(i, per_fit * static_cast<std::size_t>(fits)) {
-    const std::size_t f = i / per_fit, e = i % per_fit;
+  const std::size_t f = blockIdx.y;
+  MSINR_FIT_STRIDE(e, per_fit) {
     const std::size_t d = f * d_stride + e, a = f * a_stride + e;
     if (RD) {
       float dz, rdz;
@@ -323,12 +336,14 @@ __global__ void row_sum_finish_kernel(const float* partial, int rows, int chunks
   }
 }
 
-// One masked Adam step on fits * P parameters (torch.optim.Adam semantics, shared with the CPU).
+// One masked Adam step on each fit's P parameters (grid y: the fit; torch.optim.Adam semantics,
+// the same function the CPU Adam calls).
 __global__ void adam_kernel(float* params, float* m, float* v, const float* grad, const std::uint8_t* mask,
-                            std::size_t P, std::size_t count, float beta1, float beta2, float eps,
-                            kernels::AdamStepScalars s) {
-  MSINR_GRID_STRIDE(i, count) {
-    kernels::adam_update(params[i], m[i], v[i], grad[i], mask[i % P] != 0, beta1, beta2, eps, s);
+                            std::size_t P, float beta1, float beta2, float eps, kernels::AdamStepScalars s) {
+  const std::size_t base = blockIdx.y * P;
+  MSINR_FIT_STRIDE(i, P) {
+    const std::size_t k = base + i;
+    kernels::adam_update(params[k], m[k], v[k], grad[k], mask[i] != 0, beta1, beta2, eps, s);
   }
 }
 
@@ -431,13 +446,15 @@ class Engine {
 
   // In place: masked entries of all fits' copies of a P-vector become exactly zero.
   void apply_mask(float* x) {
-    const std::size_t count = P_ * static_cast<std::size_t>(fits_);
-    mask_kernel<<<blocks_for(count), kThreads, 0, ctx_.stream()>>>(x, mask_.get(), x, P_, count);
+    mask_kernel<<<fit_grid(P_, fits_), kThreads, 0, ctx_.stream()>>>(x, mask_.get(), x, P_);
     check_launch("mask_kernel");
   }
 
   // Selects the pixels of the next pass: `pixels` (host, grid indices) or, when empty, the grid.
   void set_pixels(const std::vector<std::uint32_t>& pixels) {
+    if (pixels.size() > cap_)  // buffers hold one grid's worth of pixels; a subset may repeat pixels
+      throw Error(ErrorCode::kInvalidArgument, "CUDA evaluator: a pixel subset of " + std::to_string(pixels.size()) +
+                                                   " entries is larger than the grid (" + std::to_string(cap_) + ")");
     use_pixels_ = !pixels.empty();
     n_ = use_pixels_ ? pixels.size() : cap_;
     if (use_pixels_) upload(pixels_.get(), pixels.data(), n_);
@@ -468,15 +485,15 @@ class Engine {
           gemm(CUBLAS_OP_T, CUBLAS_OP_N, lv.out, lv.in, params_.get() + lv.weight_offset, lv.in, ract_[l - 1].get(),
                slot(lv.in), 1.0f, RZ, lv.out, slot(lv.out), n_);
       }
-      const std::size_t count = static_cast<std::size_t>(lv.out) * n_ * static_cast<std::size_t>(fits_);
+      const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
       if (lv.sine) {
-        sine_forward_kernel<<<blocks_for(count), kThreads, 0, ctx_.stream()>>>(
+        sine_forward_kernel<<<grid, kThreads, 0, ctx_.stream()>>>(
             Z, keep_cos || r ? cos_[l].get() : nullptr, RZ, r ? rs_[l].get() : nullptr, params_.get(),
-            r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), fits_, w0);
+            r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), w0);
         check_launch("sine_forward_kernel");
       } else {
-        linear_forward_kernel<<<blocks_for(count), kThreads, 0, ctx_.stream()>>>(
-            Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), fits_);
+        linear_forward_kernel<<<grid, kThreads, 0, ctx_.stream()>>>(
+            Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out));
         check_launch("linear_forward_kernel");
       }
     }
@@ -509,10 +526,9 @@ class Engine {
     for (std::size_t l = L; l-- > 0;) {
       const LayerView& lv = layers[l];
       if (lv.sine) {
-        const std::size_t count = static_cast<std::size_t>(lv.out) * n_ * static_cast<std::size_t>(fits_);
-        sine_backward_kernel<<<blocks_for(count), kThreads, 0, ctx_.stream()>>>(
+        sine_backward_kernel<<<fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_), kThreads, 0, ctx_.stream()>>>(
             dcur, rcur, act_[l].get(), cos_[l].get(), r ? rs_[l].get() : nullptr, lv.out, n_, d_stride, slot(lv.out),
-            fits_, w0);
+            w0);
         check_launch("sine_backward_kernel");
       }
       row_sums(dcur, lv.out, d_stride, grad_.get() + lv.bias_offset);
@@ -782,9 +798,8 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
       MSINR_CUDA_CHECK(cudaMemcpyAsync(losses.get() + static_cast<std::size_t>(step - 1) * F, engine.sse(),
                                        F * sizeof(double), cudaMemcpyDeviceToDevice, engine.ctx().stream()));
       const auto s = kernels::adam_step_scalars(adam.lr, adam.beta1, adam.beta2, step);
-      adam_kernel<<<blocks_for(P * F), kThreads, 0, engine.ctx().stream()>>>(
-          engine.params(), m.get(), v.get(), engine.grad(), engine.mask(), P, P * F, adam.beta1, adam.beta2, adam.eps,
-          s);
+      adam_kernel<<<fit_grid(P, fits), kThreads, 0, engine.ctx().stream()>>>(
+          engine.params(), m.get(), v.get(), engine.grad(), engine.mask(), P, adam.beta1, adam.beta2, adam.eps, s);
       check_launch("adam_kernel");
       steps_taken = step;
       if (options.on_step) {
