@@ -9,6 +9,7 @@
 // (gradients) of the double-precision reference, so two float backends are held to twice that.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,18 @@ namespace {
 
 constexpr double kOutputTolerance = 4e-4;
 constexpr double kGradientTolerance = 1e-3;
+
+// rel_max_err per layer (weights and biases apart): small layers are not drowned out by large ones.
+inline double layerwise_rel_err(const ParamLayout& layout, const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0.0;
+  for (const LayerView& v : layout.layers()) {
+    for (auto [off, n] : {std::pair{v.weight_offset, v.weight_count()}, std::pair{v.bias_offset, std::size_t(v.out)}}) {
+      std::vector<float> x(a.begin() + off, a.begin() + off + n), y(b.begin() + off, b.begin() + off + n);
+      worst = std::max(worst, test::rel_max_err(x, y));
+    }
+  }
+  return worst;
+}
 
 // True when a CUDA device is usable. Otherwise prints the skip (or fails under MSINR_REQUIRE_CUDA).
 bool cuda_or_skip() {
@@ -86,6 +99,7 @@ TEST_CASE("CUDA matches the CPU backend: forward, loss and gradient") {
         CHECK(test::rel_max_err(out, ref_out) < kOutputTolerance);
         CHECK(std::fabs(loss - ref_loss) <= kOutputTolerance * ref_loss);
         CHECK(test::rel_max_err(grad, ref_grad) < kGradientTolerance);
+        CHECK(layerwise_rel_err(layout, grad, ref_grad) < 5 * kGradientTolerance);
         CHECK(g->loss(params.data(), target.data()) == doctest::Approx(loss).epsilon(1e-6));
         for (std::size_t i = 0; i < mask.size(); ++i)
           if (!mask[i]) REQUIRE(grad[i] == 0.0f);
@@ -155,6 +169,10 @@ TEST_CASE("CUDA Hessian-vector product matches the CPU backend, with and without
         CHECK(std::fabs(loss - rloss) <= kOutputTolerance * rloss);
         CHECK(test::rel_max_err(gg, rg) < kGradientTolerance);
         CHECK(test::rel_max_err(gh, rh) < kGradientTolerance);
+        CHECK(layerwise_rel_err(layout, gg, rg) < 5 * kGradientTolerance);
+        CHECK(layerwise_rel_err(layout, gh, rh) < 5 * kGradientTolerance);
+      CHECK(layerwise_rel_err(layout, gg, rg) < 5 * kGradientTolerance);
+      CHECK(layerwise_rel_err(layout, gh, rh) < 5 * kGradientTolerance);
         // The gradient of the HVP pass equals the plain gradient pass.
         std::vector<float> plain(rg.size());
         CHECK(g->loss_and_gradient(params.data(), target.data(), plain.data()) == doctest::Approx(loss).epsilon(1e-6));

@@ -168,6 +168,12 @@ unsigned blocks_for(std::size_t n) {
   return static_cast<unsigned>(std::clamp<std::size_t>(b, 1, 1u << 20));
 }
 
+// Kernel launches: MSINR_LAUNCH(kernel, grid, block, stream)(args...). The CPU emulation of this
+// file (tests/cuda_emulation, run by every CI build) defines it before including this file.
+#ifndef MSINR_LAUNCH
+#define MSINR_LAUNCH(kernel, grid, block, stream) kernel<<<(grid), (block), 0, (stream)>>>
+#endif
+
 #define MSINR_GRID_STRIDE(i, n)                                                                      \
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
@@ -446,7 +452,7 @@ class Engine {
 
   // In place: masked entries of all fits' copies of a P-vector become exactly zero.
   void apply_mask(float* x) {
-    mask_kernel<<<fit_grid(P_, fits_), kThreads, 0, ctx_.stream()>>>(x, mask_.get(), x, P_);
+    MSINR_LAUNCH(mask_kernel, fit_grid(P_, fits_), kThreads, ctx_.stream())(x, mask_.get(), x, P_);
     check_launch("mask_kernel");
   }
 
@@ -458,7 +464,7 @@ class Engine {
     use_pixels_ = !pixels.empty();
     n_ = use_pixels_ ? pixels.size() : cap_;
     if (use_pixels_) upload(pixels_.get(), pixels.data(), n_);
-    coords_kernel<<<blocks_for(n_ * static_cast<std::size_t>(fits_)), kThreads, 0, ctx_.stream()>>>(
+    MSINR_LAUNCH(coords_kernel, blocks_for(n_ * static_cast<std::size_t>(fits_)), kThreads, ctx_.stream())(
         use_pixels_ ? pixels_.get() : nullptr, n_, grid_.cols, row_coord_.get(), col_coord_.get(), x_.get(), 2 * cap_,
         fits_);
     check_launch("coords_kernel");
@@ -487,12 +493,12 @@ class Engine {
       }
       const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
       if (lv.sine) {
-        sine_forward_kernel<<<grid, kThreads, 0, ctx_.stream()>>>(
+        MSINR_LAUNCH(sine_forward_kernel, grid, kThreads, ctx_.stream())(
             Z, keep_cos || r ? cos_[l].get() : nullptr, RZ, r ? rs_[l].get() : nullptr, params_.get(),
             r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), w0);
         check_launch("sine_forward_kernel");
       } else {
-        linear_forward_kernel<<<grid, kThreads, 0, ctx_.stream()>>>(
+        MSINR_LAUNCH(linear_forward_kernel, grid, kThreads, ctx_.stream())(
             Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out));
         check_launch("linear_forward_kernel");
       }
@@ -513,12 +519,12 @@ class Engine {
     float* rcur = r ? r0_.get() : nullptr;
     float* rnext = r ? r1_.get() : nullptr;
     const std::size_t d_stride = slot(max_width_);
-    loss_kernel<<<dim3(kReduceChunks, static_cast<unsigned>(fits_)), kThreads, 0, ctx_.stream()>>>(
+    MSINR_LAUNCH(loss_kernel, dim3(kReduceChunks, static_cast<unsigned>(fits_)), kThreads, ctx_.stream())(
         act_[L - 1].get(), r ? ract_[L - 1].get() : nullptr, slot(n_out), target, target_stride,
         use_pixels_ ? pixels_.get() : nullptr, n_, n_out, inv_count, want_grad ? dcur : nullptr, rcur, d_stride,
         loss_partial_.get());
     check_launch("loss_kernel");
-    loss_finish_kernel<<<(fits_ + 63) / 64, 64, 0, ctx_.stream()>>>(loss_partial_.get(), kReduceChunks, fits_,
+    MSINR_LAUNCH(loss_finish_kernel, (fits_ + 63) / 64, 64, ctx_.stream())(loss_partial_.get(), kReduceChunks, fits_,
                                                                      sse_.get());
     check_launch("loss_finish_kernel");
     if (!want_grad) return;
@@ -526,7 +532,8 @@ class Engine {
     for (std::size_t l = L; l-- > 0;) {
       const LayerView& lv = layers[l];
       if (lv.sine) {
-        sine_backward_kernel<<<fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_), kThreads, 0, ctx_.stream()>>>(
+        const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
+        MSINR_LAUNCH(sine_backward_kernel, grid, kThreads, ctx_.stream())(
             dcur, rcur, act_[l].get(), cos_[l].get(), r ? rs_[l].get() : nullptr, lv.out, n_, d_stride, slot(lv.out),
             w0);
         check_launch("sine_backward_kernel");
@@ -596,11 +603,11 @@ class Engine {
   // out[fit * P + o] = sum over the active pixels of D[fit][pixel][o], for o < rows.
   void row_sums(const float* D, int rows, std::size_t d_stride, float* out) {
     const dim3 grid((rows + 31) / 32, kReduceChunks, static_cast<unsigned>(fits_));
-    row_sum_kernel<<<grid, dim3(32, 8), 0, ctx_.stream()>>>(D, rows, n_, d_stride, partial_.get());
+    MSINR_LAUNCH(row_sum_kernel, grid, dim3(32, 8), ctx_.stream())(D, rows, n_, d_stride, partial_.get());
     check_launch("row_sum_kernel");
     const std::size_t total = static_cast<std::size_t>(rows) * static_cast<std::size_t>(fits_);
-    row_sum_finish_kernel<<<blocks_for(total), kThreads, 0, ctx_.stream()>>>(partial_.get(), rows, kReduceChunks, out,
-                                                                             P_, fits_);
+    MSINR_LAUNCH(row_sum_finish_kernel, blocks_for(total), kThreads, ctx_.stream())(
+        partial_.get(), rows, kReduceChunks, out, P_, fits_);
     check_launch("row_sum_finish_kernel");
   }
 
@@ -798,7 +805,7 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
       MSINR_CUDA_CHECK(cudaMemcpyAsync(losses.get() + static_cast<std::size_t>(step - 1) * F, engine.sse(),
                                        F * sizeof(double), cudaMemcpyDeviceToDevice, engine.ctx().stream()));
       const auto s = kernels::adam_step_scalars(adam.lr, adam.beta1, adam.beta2, step);
-      adam_kernel<<<fit_grid(P, fits), kThreads, 0, engine.ctx().stream()>>>(
+      MSINR_LAUNCH(adam_kernel, fit_grid(P, fits), kThreads, engine.ctx().stream())(
           engine.params(), m.get(), v.get(), engine.grad(), engine.mask(), P, adam.beta1, adam.beta2, adam.eps, s);
       check_launch("adam_kernel");
       steps_taken = step;
