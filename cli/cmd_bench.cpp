@@ -217,6 +217,7 @@ struct BenchTilesArgs {
   int single_tiles = 8;
   int steps = 100;
   int max_batch = 0;
+  float lr = 0.0f;  // 0: 1e-4 at density >= 0.25, 1e-3 below (1e-3 diverges on dense w0 = 200 inits)
   std::vector<double> densities{1.0, 0.044};
   EngineArgs engine;
   bool json = false;
@@ -247,6 +248,7 @@ int run_bench_tiles(const BenchTilesArgs& a) {
     }
     FitOptions fo;
     fo.steps = a.steps;
+    fo.adam.lr = a.lr > 0.0f ? a.lr : (density >= 0.25 ? 1e-4f : 1e-3f);
     double single_seconds = 0.0, single_psnr = 0.0;
     for (int i = 0; i < n_single; ++i) {
       std::vector<float> p = init;
@@ -258,6 +260,7 @@ int run_bench_tiles(const BenchTilesArgs& a) {
     std::vector<std::vector<float>> params(static_cast<std::size_t>(a.tiles), init);
     BatchFitOptions bo;
     bo.steps = a.steps;
+    bo.adam = fo.adam;
     bo.max_batch = a.max_batch;
     const auto t0 = std::chrono::steady_clock::now();
     const auto results = fit_batch(*backend, arch, mask, grid, params, target_ptrs, bo);
@@ -448,6 +451,7 @@ Runner add_bench_command(CLI::App& app) {
   fit->add_option("--lr", fa->lr, "Adam learning rate")->capture_default_str();
   fit->add_option("--densities", fa->densities, "Densities to time")->capture_default_str()->delimiter(',');
   add_engine_options(*fit, fa->engine);
+  add_tf32_option(*fit, fa->engine);
   fit->add_flag("--json", fa->json, "One JSON object per density");
   auto ca = std::make_shared<BenchCodecArgs>();
   CLI::App* cod = bench->add_subcommand("codec", "Encode and decode times, next to libjpeg-turbo decoding");
@@ -474,9 +478,11 @@ Runner add_bench_command(CLI::App& app) {
   tiles->add_option("--tiles", ta->tiles, "Tiles fitted in the batched run")->capture_default_str()->check(CLI::Range(1, 100000));
   tiles->add_option("--single-tiles", ta->single_tiles, "Tiles fitted one at a time")->capture_default_str()->check(CLI::Range(1, 100000));
   tiles->add_option("--steps", ta->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(1, 100000));
+  tiles->add_option("--lr", ta->lr, "Adam learning rate (default: 1e-4 at density >= 0.25, 1e-3 below)");
   tiles->add_option("--max-batch", ta->max_batch, "Tiles per device batch (0: as many as fit)")->capture_default_str()->check(CLI::Range(0, 65535));
   tiles->add_option("--densities", ta->densities, "Densities to time")->capture_default_str()->delimiter(',');
   add_engine_options(*tiles, ta->engine);
+  add_tf32_option(*tiles, ta->engine);
   tiles->add_flag("--json", ta->json, "One JSON object per density");
   auto ma = std::make_shared<BenchMetaArgs>();
   CLI::App* meta = bench->add_subcommand("meta", "Meta-training outer steps per second, and the paper schedule's wall time");
@@ -496,6 +502,7 @@ Runner add_bench_command(CLI::App& app) {
   meta->add_option("--paper-rounds", ma->paper_rounds, "Pruning rounds of the projected schedule")->capture_default_str();
   meta->add_option("--paper-round-steps", ma->paper_round_steps, "Outer steps per round of the projected schedule")->capture_default_str();
   add_engine_options(*meta, ma->engine);
+  add_tf32_option(*meta, ma->engine);
   meta->add_flag("--json", ma->json, "One JSON object per density, then one for the projection");
   return [bench, fit, fa, cod, ca, tiles, ta, meta, ma] {
     if (bench->got_subcommand(fit)) return run_bench_fit(*fa);

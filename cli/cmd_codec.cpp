@@ -204,7 +204,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--psnr", e->psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
   enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
   enc->add_option("--lr", e->lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  add_engine_options(*enc, e->engine, /*tf32_option=*/false);
+  add_engine_options(*enc, e->engine);
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors");
   enc->add_flag("--json", e->json, "Print one JSON object with the results");
 
@@ -223,7 +223,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   dec->add_option("--height", d->height, "Output height")->check(CLI::Range(1, 32768));
   dec->add_option("--scale", d->scale, "Output scale factor")->check(CLI::Range(1e-4, 64.0));
   dec->add_option("--jpeg-quality", d->jpeg_quality, "Quality of a .jpg output")->capture_default_str()->check(CLI::Range(1, 100));
-  add_engine_options(*dec, d->engine, /*tf32_option=*/false);
+  add_engine_options(*dec, d->engine);
   dec->add_flag("--quiet", d->quiet, "Print nothing but errors");
 
   auto i = std::make_shared<InfoArgs>();

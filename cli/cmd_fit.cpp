@@ -109,6 +109,7 @@ Runner add_fit_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", args->seed, "Seed of the initialization")->capture_default_str();
   add_engine_options(*cmd, args->engine);
+  add_tf32_option(*cmd, args->engine);
   cmd->add_flag("--json", args->json, "Print one JSON object with the results instead of a sentence");
   cmd->add_flag("-q,--quiet", args->quiet, "Print nothing but errors");
   return [args] { return run_fit(*args); };

@@ -157,7 +157,7 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_option("--lr", a->lr, "Adam learning rate (msinr encoder)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--jobs", a->jobs, "Images measured at once (0: one per thread on the CPU, 1 on CUDA)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
-  add_engine_options(*cmd, a->engine, /*tf32_option=*/false);
+  add_engine_options(*cmd, a->engine);
   cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_flag("--json", a->json, "Print the summary as JSON lines (kind: point, bd, compare, run)");
   return [a] { return run_rd(*a); };

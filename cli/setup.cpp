@@ -12,7 +12,7 @@
 
 namespace msinr::cli {
 
-void add_engine_options(CLI::App& cmd, EngineArgs& args, bool tf32_option) {
+void add_engine_options(CLI::App& cmd, EngineArgs& args) {
   cmd.add_option("--device", args.device,
                  "Compute device: auto (GPU when usable, else CPU), cpu, cuda, or reference (slow scalar oracle)")
       ->capture_default_str()
@@ -23,9 +23,11 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args, bool tf32_option) {
   cmd.add_option("--block", args.block_pixels, "CPU pixels per cache block (0: default)")
       ->check(CLI::Range(0, 65536))
       ->group("Tuning");
-  if (tf32_option)
-    cmd.add_flag("--tf32", args.tf32, "CUDA: allow TF32 tensor-core GEMMs (faster, 10-bit mantissa inputs; off by default)")
-        ->group("Tuning");
+}
+
+void add_tf32_option(CLI::App& cmd, EngineArgs& args) {
+  cmd.add_flag("--tf32", args.tf32, "CUDA: allow TF32 tensor-core GEMMs (faster, 10-bit mantissa inputs; off by default)")
+      ->group("Tuning");
 }
 
 std::unique_ptr<Backend> make_engine(const EngineArgs& args) {

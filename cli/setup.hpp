@@ -17,9 +17,10 @@ struct EngineArgs {
   bool tf32 = false;            // CUDA: let cuBLAS use TF32 tensor cores
 };
 
-// `tf32_option`: offer --tf32 (commands that build their engine with make_engine; the codec's own
-// device choice has no such option yet).
-void add_engine_options(CLI::App& cmd, EngineArgs& args, bool tf32_option = true);
+void add_engine_options(CLI::App& cmd, EngineArgs& args);
+// --tf32 (CUDA: TF32 tensor-core GEMMs), offered by fit and the benchmarks, which build their
+// engine with make_engine; the codec's own device choice has no such option yet.
+void add_tf32_option(CLI::App& cmd, EngineArgs& args);
 std::unique_ptr<Backend> make_engine(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
