@@ -1,6 +1,10 @@
 // msinr bench: speed figures measured side by side in one run, never as timed tests.
 //   msinr bench fit: 100 Adam steps on a 178x178 crop at several densities, with the achieved
 //   GFLOP/s next to OpenBLAS sgemm on the same layer shapes measured in the same process.
+//   msinr bench tiles: encoding throughput in 178x178 tiles per second, one fit at a time and all
+//   tiles at once through fit_batch (on the GPU: strided-batched GEMMs).
+//   msinr bench meta: meta-training outer steps per second and the projected wall time of the
+//   paper's schedule.
 #include <cblas.h>
 #include <omp.h>
 
@@ -21,8 +25,10 @@
 #include "codec/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "msinr/backend.hpp"
+#include "msinr/batch_fit.hpp"
 #include "msinr/error.hpp"
 #include "msinr/fitter.hpp"
+#include "msinr/meta_trainer.hpp"
 
 namespace msinr::cli {
 namespace {
@@ -162,6 +168,202 @@ int run_bench_fit(BenchFitArgs a) {
   return 0;
 }
 
+// `count` distinct size x size RGB float tiles: crops of `image` (default: the CelebA validation
+// files, one centred crop each) at positions spread over the picture, cycling through the images.
+std::vector<std::vector<float>> bench_tile_targets(const std::string& image, int size, int count) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> paths;
+  if (!image.empty()) {
+    paths.push_back(image);
+  } else {
+    const fs::path dir = fs::path(data_dir()) / "celeba178" / "val";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.is_regular_file()) paths.push_back(e.path().string());
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty())
+      throw Error(ErrorCode::kIo, "no benchmark images: " + dir.string() + " is missing or empty; pass --image PATH");
+  }
+  std::vector<codec::Image> images;
+  for (const auto& p : paths) {
+    codec::Image im = codec::to_rgb(codec::read_image(p));
+    if (im.width < size || im.height < size)
+      throw Error(ErrorCode::kInvalidArgument, p + " is smaller than a " + std::to_string(size) + "-pixel tile");
+    images.push_back(std::move(im));
+    if (static_cast<int>(images.size()) >= count) break;
+  }
+  std::vector<std::vector<float>> tiles;
+  for (int i = 0; i < count; ++i) {
+    const codec::Image& im = images[static_cast<std::size_t>(i) % images.size()];
+    const int round = i / static_cast<int>(images.size());
+    // Round 0 is the centred crop; later rounds step through the picture in coprime strides.
+    const int span_x = im.width - size, span_y = im.height - size;
+    const int x0 = round == 0 ? span_x / 2 : (span_x > 0 ? (round * 97) % (span_x + 1) : 0);
+    const int y0 = round == 0 ? span_y / 2 : (span_y > 0 ? (round * 61) % (span_y + 1) : 0);
+    std::vector<float> t(static_cast<std::size_t>(size) * size * 3);
+    for (int y = 0; y < size; ++y)
+      for (int x = 0; x < size; ++x)
+        for (int c = 0; c < 3; ++c)
+          t[(static_cast<std::size_t>(y) * size + x) * 3 + c] =
+              im.pixels[(static_cast<std::size_t>(y0 + y) * im.width + (x0 + x)) * 3 + c] / 255.0f;
+    tiles.push_back(std::move(t));
+  }
+  return tiles;
+}
+
+struct BenchTilesArgs {
+  std::string image;
+  int tiles = 64;
+  int single_tiles = 8;
+  int steps = 100;
+  int max_batch = 0;
+  float lr = 0.0f;  // 0: codec::fallback_fit_lr of the density
+  std::vector<double> densities{1.0, 0.044};
+  EngineArgs engine;
+  bool json = false;
+};
+
+int run_bench_tiles(const BenchTilesArgs& a) {
+  constexpr int kTile = 178;
+  const auto targets = bench_tile_targets(a.image, kTile, a.tiles);
+  const Architecture arch;
+  const ParamLayout layout(arch);
+  const Grid grid{kTile, kTile};
+  auto backend = make_engine(a.engine);
+  if (!a.json)
+    std::printf("bench tiles: %d tiles of %dx%d, %d Adam steps each, %s\n", a.tiles, kTile, kTile, a.steps,
+                backend->description().c_str());
+  std::vector<const float*> target_ptrs;
+  for (const auto& t : targets) target_ptrs.push_back(t.data());
+  const int n_single = std::min(a.single_tiles, a.tiles);
+  for (double density : a.densities) {
+    const std::vector<float> init = siren_init(arch, 0);
+    const Mask mask = magnitude_mask_of(layout, init, density);
+    auto evaluator = backend->make_evaluator(arch, mask, grid);
+    {  // warm-up (device context, cuBLAS kernels, caches): one step, untimed
+      std::vector<float> p = init;
+      FitOptions w;
+      w.steps = 1;
+      fit(*evaluator, mask, p, target_ptrs[0], w);
+    }
+    FitOptions fo;
+    fo.steps = a.steps;
+    fo.adam.lr = a.lr > 0.0f ? a.lr : codec::fallback_fit_lr(density);
+    double single_seconds = 0.0, single_psnr = 0.0;
+    for (int i = 0; i < n_single; ++i) {
+      std::vector<float> p = init;
+      const auto t0 = std::chrono::steady_clock::now();
+      const FitResult r = fit(*evaluator, mask, p, target_ptrs[static_cast<std::size_t>(i)], fo);
+      single_seconds += seconds_since(t0);
+      single_psnr += r.final_psnr / n_single;
+    }
+    std::vector<std::vector<float>> params(static_cast<std::size_t>(a.tiles), init);
+    BatchFitOptions bo;
+    bo.steps = a.steps;
+    bo.adam = fo.adam;
+    bo.max_batch = a.max_batch;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto results = fit_batch(*backend, arch, mask, grid, params, target_ptrs, bo);
+    const double batch_seconds = seconds_since(t0);
+    double batch_psnr = 0.0, batch_psnr_first = 0.0;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      batch_psnr += results[i].final_psnr / static_cast<double>(results.size());
+      if (static_cast<int>(i) < n_single) batch_psnr_first += results[i].final_psnr / n_single;
+    }
+    const double single_rate = n_single / single_seconds, batch_rate = a.tiles / batch_seconds;
+    if (a.json) {
+      JsonLine j;
+      j.add("bench", "tiles").add("tile", kTile).add("steps", a.steps).add("density", weight_density(layout, mask));
+      j.add("single_tiles", n_single).add("single_seconds", single_seconds).add("single_tiles_per_second", single_rate);
+      j.add("batched_tiles", a.tiles).add("batched_seconds", batch_seconds).add("batched_tiles_per_second", batch_rate);
+      j.add("single_psnr", single_psnr).add("batched_psnr_same_tiles", batch_psnr_first).add("batched_psnr", batch_psnr);
+      j.add("device", backend->description());
+      std::printf("%s\n", j.str().c_str());
+    } else {
+      std::printf("density %.4f  single: %5.2f tiles/s (%d tiles, %.2f s, %.2f dB)  batched: %6.2f tiles/s "
+                  "(%d tiles, %.2f s, %.2f dB; same tiles as single: %.2f dB)\n",
+                  weight_density(layout, mask), single_rate, n_single, single_seconds, single_psnr, batch_rate,
+                  a.tiles, batch_seconds, batch_psnr, batch_psnr_first);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+struct BenchMetaArgs {
+  std::string image;
+  int steps = 5;
+  int tasks = 3;
+  std::string order = "second";
+  std::vector<double> densities{1.0, 0.044};
+  int paper_dense_steps = 150000, paper_rounds = 15, paper_round_steps = 30000;
+  EngineArgs engine;
+  bool json = false;
+};
+
+int run_bench_meta(const BenchMetaArgs& a) {
+  MetaTrainingConfig c;
+  c.tile_size = 178;
+  c.tasks_per_step = a.tasks;
+  c.maml.order = a.order == "first" ? MamlOrder::kFirst : a.order == "reptile" ? MamlOrder::kReptile : MamlOrder::kSecond;
+  const auto images = bench_tile_targets(a.image, c.tile_size, std::max(a.tasks, 4));
+  const ParamLayout layout(c.arch);
+  auto backend = make_engine(a.engine);
+  if (!a.json)
+    std::printf("bench meta: %s-order MAML, %d tasks of %dx%d per outer step, %d timed steps, %s\n", a.order.c_str(),
+                a.tasks, c.tile_size, c.tile_size, a.steps, backend->description().c_str());
+  double dense_rate = 0.0, sparse_rate = 0.0, sparse_density = 1.0;
+  for (double density : a.densities) {
+    MetaTrainer trainer(c, *backend, images);
+    MetaTrainingState state = trainer.initial_state();
+    state.mask = magnitude_mask_of(layout, state.params, density);
+    apply_mask(state.mask, state.params);
+    std::vector<int> tasks(static_cast<std::size_t>(a.tasks));
+    auto step = [&](int k) {
+      for (int t = 0; t < a.tasks; ++t)
+        tasks[static_cast<std::size_t>(t)] = (k * a.tasks + t) % static_cast<int>(images.size());
+      return trainer.outer_step(state, tasks);
+    };
+    step(0);  // warm-up: evaluator and device buffers
+    const auto t0 = std::chrono::steady_clock::now();
+    MamlTaskLoss last;
+    for (int k = 1; k <= a.steps; ++k) last = step(k);
+    const double seconds = seconds_since(t0);
+    const double rate = a.steps / seconds;
+    const double d = weight_density(layout, state.mask);
+    if (density >= 1.0) dense_rate = rate;
+    else if (sparse_rate == 0.0 || d < sparse_density) sparse_rate = rate, sparse_density = d;
+    if (a.json) {
+      JsonLine j;
+      j.add("bench", "meta").add("density", d).add("tasks", a.tasks).add("order", a.order).add("steps", a.steps);
+      j.add("seconds", seconds).add("steps_per_second", rate).add("loss_after", last.after);
+      j.add("device", backend->description());
+      std::printf("%s\n", j.str().c_str());
+    } else {
+      std::printf("density %.4f  %.3f outer steps/s (%d steps in %.2f s; meta-loss %.5f)\n", d, rate, a.steps,
+                  seconds, last.after);
+    }
+    std::fflush(stdout);
+  }
+  if (dense_rate > 0.0 && sparse_rate > 0.0) {
+    const double dense_s = a.paper_dense_steps / dense_rate;
+    const double rounds_s = static_cast<double>(a.paper_rounds) * a.paper_round_steps / sparse_rate;
+    if (a.json) {
+      JsonLine j;
+      j.add("bench", "meta_projection").add("dense_steps", a.paper_dense_steps).add("rounds", a.paper_rounds);
+      j.add("round_steps", a.paper_round_steps).add("dense_hours", dense_s / 3600).add("rounds_hours", rounds_s / 3600);
+      j.add("total_hours", (dense_s + rounds_s) / 3600).add("rounds_timed_at_density", sparse_density);
+      std::printf("%s\n", j.str().c_str());
+    } else {
+      std::printf("paper schedule (%d dense steps + %d rounds x %d steps; rounds at the rate timed at density %.4f): "
+                  "%.1f h dense + %.1f h rounds = %.1f h\n",
+                  a.paper_dense_steps, a.paper_rounds, a.paper_round_steps, sparse_density, dense_s / 3600,
+                  rounds_s / 3600, (dense_s + rounds_s) / 3600);
+    }
+  }
+  return 0;
+}
+
 struct BenchCodecArgs {
   std::string image, crop_image, model;
   int level = -1;
@@ -249,6 +451,7 @@ Runner add_bench_command(CLI::App& app) {
   fit->add_option("--lr", fa->lr, "Adam learning rate (default: 1e-4 at density >= 0.25, 1e-3 below)");
   fit->add_option("--densities", fa->densities, "Densities to time")->capture_default_str()->delimiter(',');
   add_engine_options(*fit, fa->engine);
+  add_tf32_option(*fit, fa->engine);
   fit->add_flag("--json", fa->json, "One JSON object per density");
   auto ca = std::make_shared<BenchCodecArgs>();
   CLI::App* cod = bench->add_subcommand("codec", "Encode and decode times, next to libjpeg-turbo decoding");
@@ -263,9 +466,49 @@ Runner add_bench_command(CLI::App& app) {
   cod->add_option("--level", ca->level, "Level (default: the model's default)");
   cod->add_option("--repeats", ca->repeats, "Decode repetitions (best is reported)")->capture_default_str();
   cod->add_flag("--json", ca->json, "One JSON object per measurement");
-  return [bench, fit, fa, cod, ca] {
+  auto ta = std::make_shared<BenchTilesArgs>();
+  CLI::App* tiles = bench->add_subcommand("tiles", "Encoding throughput: 178x178 tiles per second, single and batched");
+  tiles->footer(
+      "Fits --tiles 178x178 tiles (crops of --image, or of the CelebA validation images) for --steps\n"
+      "Adam steps from the standard init pruned to each density: first --single-tiles of them one\n"
+      "at a time, then all of them at once through the batched fitter (on a GPU one strided-batched\n"
+      "GEMM per layer for all tiles). Reports tiles per second and the mean PSNR of both ways.\n\n"
+      "Example:\n  msinr bench tiles --device cuda --tiles 256 --image samples/kodim23.png");
+  tiles->add_option("--image", ta->image, "Image to cut tiles from (default: the CelebA validation images)");
+  tiles->add_option("--tiles", ta->tiles, "Tiles fitted in the batched run")->capture_default_str()->check(CLI::Range(1, 100000));
+  tiles->add_option("--single-tiles", ta->single_tiles, "Tiles fitted one at a time")->capture_default_str()->check(CLI::Range(1, 100000));
+  tiles->add_option("--steps", ta->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(1, 100000));
+  tiles->add_option("--lr", ta->lr, "Adam learning rate (default: 1e-4 at density >= 0.25, 1e-3 below)");
+  tiles->add_option("--max-batch", ta->max_batch, "Tiles per device batch (0: as many as fit)")->capture_default_str()->check(CLI::Range(0, 65535));
+  tiles->add_option("--densities", ta->densities, "Densities to time")->capture_default_str()->delimiter(',');
+  add_engine_options(*tiles, ta->engine);
+  add_tf32_option(*tiles, ta->engine);
+  tiles->add_flag("--json", ta->json, "One JSON object per density");
+  auto ma = std::make_shared<BenchMetaArgs>();
+  CLI::App* meta = bench->add_subcommand("meta", "Meta-training outer steps per second, and the paper schedule's wall time");
+  meta->footer(
+      "Times --steps MAML outer steps (after one untimed warm-up) on 178x178 tiles at each density\n"
+      "(the standard init pruned by global magnitude) and projects the wall time of the paper's\n"
+      "schedule: the dense steps at the dense rate, the pruning rounds at the sparsest timed rate.\n\n"
+      "Example:\n  msinr bench meta --device cuda --image samples/kodim23.png");
+  meta->add_option("--image", ma->image, "Image to cut task tiles from (default: the CelebA validation images)");
+  meta->add_option("--steps", ma->steps, "Timed outer steps per density")->capture_default_str()->check(CLI::Range(1, 100000));
+  meta->add_option("--tasks", ma->tasks, "Tasks (images) per outer step")->capture_default_str()->check(CLI::Range(1, 1000));
+  meta->add_option("--order", ma->order, "MAML variant: second (exact), first, or reptile")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"second", "first", "reptile"}));
+  meta->add_option("--densities", ma->densities, "Densities to time")->capture_default_str()->delimiter(',');
+  meta->add_option("--paper-dense-steps", ma->paper_dense_steps, "Dense outer steps of the projected schedule")->capture_default_str();
+  meta->add_option("--paper-rounds", ma->paper_rounds, "Pruning rounds of the projected schedule")->capture_default_str();
+  meta->add_option("--paper-round-steps", ma->paper_round_steps, "Outer steps per round of the projected schedule")->capture_default_str();
+  add_engine_options(*meta, ma->engine);
+  add_tf32_option(*meta, ma->engine);
+  meta->add_flag("--json", ma->json, "One JSON object per density, then one for the projection");
+  return [bench, fit, fa, cod, ca, tiles, ta, meta, ma] {
     if (bench->got_subcommand(fit)) return run_bench_fit(*fa);
     if (bench->got_subcommand(cod)) return run_bench_codec(*ca);
+    if (bench->got_subcommand(tiles)) return run_bench_tiles(*ta);
+    if (bench->got_subcommand(meta)) return run_bench_meta(*ma);
     return 2;
   };
 }

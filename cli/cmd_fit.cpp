@@ -78,8 +78,9 @@ int run_fit(const FitArgs& a) {
     j.add("psnr_float", psnr_paper).add("psnr_8bit", psnr_8).add("ssim", ssim);
     std::printf("%s\n", j.str().c_str());
   } else if (!a.quiet) {
-    std::printf("%s: %d steps in %.2f s, PSNR %.2f dB (8-bit; %.2f dB on the float output), SSIM %.4f -> %s\n",
-                a.input.c_str(), r.steps_taken, r.seconds, psnr_8, psnr_paper, ssim, a.output.c_str());
+    std::printf("%s: %d steps in %.2f s on %s, PSNR %.2f dB (8-bit; %.2f dB on the float output), SSIM %.4f -> %s\n",
+                a.input.c_str(), r.steps_taken, r.seconds, backend->description().c_str(), psnr_8, psnr_paper, ssim,
+                a.output.c_str());
   }
   return 0;
 }
@@ -111,6 +112,7 @@ Runner add_fit_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", args->seed, "Seed of the initialization")->capture_default_str();
   add_engine_options(*cmd, args->engine);
+  add_tf32_option(*cmd, args->engine);
   cmd->add_flag("--json", args->json, "Print one JSON object with the results instead of a sentence");
   cmd->add_flag("-q,--quiet", args->quiet, "Print nothing but errors");
   return [args] { return run_fit(*args); };

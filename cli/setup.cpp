@@ -25,10 +25,17 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args) {
       ->group("Tuning");
 }
 
+void add_tf32_option(CLI::App& cmd, EngineArgs& args) {
+  cmd.add_flag("--tf32", args.tf32, "CUDA: allow TF32 tensor-core GEMMs (faster, 10-bit mantissa inputs; off by default)")
+      ->group("Tuning");
+}
+
 std::unique_ptr<Backend> make_engine(const EngineArgs& args) {
   if (args.device == "reference") return make_reference_backend();
-  if (args.device == "cuda") return make_cuda_backend();
-  if (args.device == "auto" && cuda_backend_available()) return make_cuda_backend();
+  CudaBackendOptions cuda;
+  cuda.allow_tf32 = args.tf32;
+  if (args.device == "cuda") return make_cuda_backend(cuda);
+  if (args.device == "auto" && cuda_backend_available()) return make_cuda_backend(cuda);
   CpuBackendOptions opt;
   opt.threads = args.threads;
   if (args.block_pixels > 0) opt.block_pixels = args.block_pixels;

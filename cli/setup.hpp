@@ -14,9 +14,13 @@ struct EngineArgs {
   std::string device = "auto";  // auto | cpu | cuda | reference
   int threads = 0;
   int block_pixels = 0;         // 0: the backend's default
+  bool tf32 = false;            // CUDA: let cuBLAS use TF32 tensor cores
 };
 
 void add_engine_options(CLI::App& cmd, EngineArgs& args);
+// --tf32 (CUDA: TF32 tensor-core GEMMs), offered by fit and the benchmarks, which build their
+// engine with make_engine; the codec's own device choice has no such option yet.
+void add_tf32_option(CLI::App& cmd, EngineArgs& args);
 std::unique_ptr<Backend> make_engine(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).

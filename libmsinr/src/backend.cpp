@@ -7,7 +7,7 @@
 namespace msinr {
 
 #if !defined(MSINR_HAVE_CUDA)
-std::unique_ptr<Backend> make_cuda_backend() {
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions&) {
   throw Error(ErrorCode::kDevice, "this msinr was built without the CUDA backend (configure with nvcc present)");
 }
 bool cuda_backend_available() { return false; }

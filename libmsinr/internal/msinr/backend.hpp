@@ -68,10 +68,19 @@ class Backend {
                                                     const Grid& grid) = 0;
 };
 
+// The CUDA backend: cuBLAS SGEMMs and fused element-wise kernels, one CUDA stream per evaluator.
+struct CudaBackendOptions {
+  int device = 0;           // CUDA device ordinal
+  // Lets cuBLAS round GEMM inputs to TF32 on tensor cores. Off: no GPU run has yet shown that the
+  // lost mantissa bits are harmless with w0 = 200 amplifying every sine argument's error.
+  bool allow_tf32 = false;
+};
+
 std::unique_ptr<Backend> make_reference_backend();
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
 // Throws Error(kDevice) when this build has no CUDA backend or no usable GPU is present.
-std::unique_ptr<Backend> make_cuda_backend();
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options = {});
+// True when this build has the CUDA backend and at least one CUDA device answers; never throws.
 bool cuda_backend_available();
 const char* backend_kind_name(BackendKind kind);
 

@@ -29,6 +29,32 @@ MSINR_HD T mse_gradient(T output, T target, T inv_count) {
   return T(2) * (output - target) * inv_count;
 }
 
+// The R-operator (Pearlmutter 1994) companions of the above, for exact Hessian-vector products.
+// R{q} = d/dr q(theta + r v) at r = 0; rz is R{W x} = V x + W R{x} (without the bias).
+
+// R{d(MSE)/d(output)} = 2 R{y} / count (the target does not depend on the parameters).
+template <class T>
+MSINR_HD T r_mse_gradient(T r_output, T inv_count) {
+  return T(2) * r_output * inv_count;
+}
+
+// Sine layer forward, R{}: R{s} = w0 (rz + v_bias) (kept for backward) and R{sin(s)} = cos(s) R{s}.
+template <class T>
+MSINR_HD void r_sine_forward(T rz, T v_bias, T cos_of_argument, T w0, T& r_argument, T& r_activation) {
+  r_argument = w0 * (rz + v_bias);
+  r_activation = cos_of_argument * r_argument;
+}
+
+// Sine layer backward with its R{}: given dL/dy (upstream) and R{dL/dy} (r_upstream) at a sine
+// output y = sin(s), returns dL/dz = upstream w0 cos(s) in dz and
+// R{dL/dz} = r_upstream w0 cos(s) - upstream w0 sin(s) R{s} in r_dz.
+template <class T>
+MSINR_HD void r_sine_backward(T upstream, T r_upstream, T sin_of_argument, T cos_of_argument, T r_argument, T w0,
+                              T& dz, T& r_dz) {
+  dz = upstream * w0 * cos_of_argument;
+  r_dz = r_upstream * w0 * cos_of_argument - upstream * w0 * sin_of_argument * r_argument;
+}
+
 // Bias corrections of Adam at step t (1-based), computed once per step on the host.
 struct AdamStepScalars {
   float lr_over_bc1;      // lr / (1 - beta1^t)

@@ -1,0 +1,3 @@
+#pragma once
+// Stand-in for the cuBLAS header in the CPU emulation build (see cuda_emu.hpp).
+#include "cuda_emu.hpp"
