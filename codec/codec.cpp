@@ -12,6 +12,7 @@
 #include "codec/metrics.hpp"
 #include "codec/tiling.hpp"
 #include "msinr/backend.hpp"
+#include "msinr/batch_fit.hpp"
 #include "msinr/error.hpp"
 #include "msinr/fitter.hpp"
 
@@ -53,14 +54,85 @@ struct FitAll {
   std::string device;
 };
 
+// A tile's pixels from the whole image, row by row, and back.
+std::vector<float> tile_pixels(const std::vector<float>& image_rgb, int image_width, const TileRect& r) {
+  std::vector<float> out(static_cast<std::size_t>(r.width) * r.height * 3);
+  for (int y = 0; y < r.height; ++y)
+    std::copy_n(&image_rgb[((static_cast<std::size_t>(r.y0) + y) * image_width + r.x0) * 3],
+                static_cast<std::size_t>(r.width) * 3, &out[static_cast<std::size_t>(y) * r.width * 3]);
+  return out;
+}
+
+void place_tile(const std::vector<float>& tile_rgb, const TileRect& r, int image_width, std::vector<float>& image_rgb) {
+  for (int y = 0; y < r.height; ++y)
+    std::copy_n(&tile_rgb[static_cast<std::size_t>(y) * r.width * 3], static_cast<std::size_t>(r.width) * 3,
+                &image_rgb[((static_cast<std::size_t>(r.y0) + y) * image_width + r.x0) * 3]);
+}
+
+bool batched_fitting(const EncodeOptions& opt) {
+  switch (opt.tile_fitting) {
+    case TileFitting::kPerTile: return false;
+    case TileFitting::kBatched: return true;
+    case TileFitting::kAuto: break;
+  }
+  return opt.device == Device::kCuda || (opt.device == Device::kAuto && cuda_backend_available());
+}
+
+// Batched: the tiles fall into at most four sizes (interior, right edge, bottom edge, corner), and
+// tiles of one size share a coordinate grid, so each size is one fit_batch call.
+FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
+  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto stored = stored_indices(ParamLayout(model.arch), level.mask);
+  const std::vector<float> target_all = to_float_rgb(rgb);
+  std::vector<float> recon(target_all.size());
+  FitAll out;
+  out.values.resize(tiles.size() * stored.size());
+  auto backend = make_backend_for(opt.device, opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()));
+  out.device = backend->description() + ", tiles batched";
+
+  std::vector<std::vector<std::size_t>> groups;  // tile indices by size, in order of first appearance
+  for (std::size_t t = 0; t < tiles.size(); ++t) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
+      return tiles[g.front()].width == tiles[t].width && tiles[g.front()].height == tiles[t].height;
+    });
+    if (same == groups.end()) groups.push_back({t});
+    else same->push_back(t);
+  }
+  BatchFitOptions bo;
+  bo.steps = opt.steps;
+  bo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
+  std::size_t done = 0;
+  for (const auto& group : groups) {
+    const Grid grid = tile_grid(tiles[group.front()], model.tile_size);
+    std::vector<std::vector<float>> targets, params(group.size(), level.init);
+    std::vector<const float*> target_ptrs;
+    for (std::size_t t : group) targets.push_back(tile_pixels(target_all, rgb.width, tiles[t]));
+    for (const auto& v : targets) target_ptrs.push_back(v.data());
+    fit_batch(*backend, model.arch, level.mask, grid, params, target_ptrs, bo);
+    auto ev = backend->make_evaluator(model.arch, level.mask, grid);
+    std::vector<float> y(grid.pixels() * 3);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      const std::size_t t = group[i];
+      for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[i][stored[k]];
+      ev->forward(params[i].data(), y.data());
+      place_tile(y, tiles[t], rgb.width, recon);
+    }
+    done += group.size();
+    if (opt.progress && !opt.progress(done, tiles.size())) throw Error(ErrorCode::kCancelled, "encoding cancelled");
+  }
+  out.psnr = psnr_8bit(from_float_rgb(recon.data(), rgb.width, rgb.height), rgb);
+  return out;
+}
+
 FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
+  if (batched_fitting(opt)) return fit_tiles_batched(rgb, model, level, opt);
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
   const auto stored = stored_indices(layout, level.mask);
   FitAll out;
   out.values.resize(tiles.size() * stored.size());
-  std::vector<float> recon(static_cast<std::size_t>(rgb.width) * rgb.height * 3);
   const std::vector<float> target_all = to_float_rgb(rgb);
+  std::vector<float> recon(target_all.size());
 
   // Tiles are independent. On the CPU several run at once, each on fewer threads, which beats
   // spreading one small tile's blocks over every core.
@@ -82,10 +154,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
       for (std::size_t t; !cancelled && (t = next++) < tiles.size();) {
         const TileRect& r = tiles[t];
         const Grid grid = tile_grid(r, model.tile_size);
-        std::vector<float> target(grid.pixels() * 3);
-        for (int y = 0; y < r.height; ++y)
-          std::copy_n(&target_all[((static_cast<std::size_t>(r.y0) + y) * rgb.width + r.x0) * 3],
-                      static_cast<std::size_t>(r.width) * 3, &target[static_cast<std::size_t>(y) * r.width * 3]);
+        const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
         auto ev = backend->make_evaluator(model.arch, level.mask, grid);
         std::vector<float> params = level.init;
         FitOptions fo;
@@ -95,9 +164,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
         for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
         std::vector<float> y(target.size());
         ev->forward(params.data(), y.data());
-        for (int yy = 0; yy < r.height; ++yy)
-          std::copy_n(&y[static_cast<std::size_t>(yy) * r.width * 3], static_cast<std::size_t>(r.width) * 3,
-                      &recon[((static_cast<std::size_t>(r.y0) + yy) * rgb.width + r.x0) * 3]);
+        place_tile(y, r, rgb.width, recon);
         const std::size_t finished = ++done;
         if (opt.progress) {
           std::lock_guard<std::mutex> lock(device_mutex);

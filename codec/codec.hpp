@@ -15,6 +15,12 @@ namespace msinr::codec {
 enum class Device { kAuto, kCpu, kCuda, kReference };
 Device parse_device(const std::string& name);  // "auto", "cpu", "cuda", "reference"
 
+// How the tiles of an image are fitted. Per tile: several tiles at once on CPU threads, each on its
+// own evaluator. Batched: tiles of equal size in one fit_batch call (one strided-batched GEMM per
+// layer on the GPU). kAuto batches on the GPU only; the CPU batched path exists so the GPU's
+// grouping and ordering are checked on every machine (on the CPU it equals per tile bit for bit).
+enum class TileFitting { kAuto, kPerTile, kBatched };
+
 struct EncodeOptions {
   int level = -1;            // a model level index; -1: from target_bpp / target_psnr, else the model's default
   double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
@@ -23,8 +29,9 @@ struct EncodeOptions {
   float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
   Device device = Device::kAuto;
   int threads = 0;           // 0: all cores
-  // Called as each tile finishes (from worker threads, one call at a time); return false to cancel
-  // (encode_image then throws kCancelled).
+  TileFitting tile_fitting = TileFitting::kAuto;
+  // Called as each tile finishes (from worker threads, one call at a time; batched: as each group of
+  // equal-size tiles finishes); return false to cancel (encode_image then throws kCancelled).
   std::function<bool(std::size_t done, std::size_t total)> progress;
 };
 

@@ -266,3 +266,29 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   o.lr = 3e-4f;
   CHECK(encode_image(im, m, o).bytes != explicit_rate.bytes);  // the rate really reaches the fit
 }
+
+TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting bit for bit on the CPU") {
+  // 50x37 at tile 24 gives all four tile sizes (24x24, 2x24, 24x13, 2x13), so the grouping by size,
+  // the order of the payload and the placement of each tile's reconstruction are all exercised.
+  const Model& m = test_model();
+  const Image im = crop_of_sample(50, 37);
+  EncodeOptions o = cpu_options(2);
+  o.steps = 20;
+  o.threads = 1;  // one thread count for both paths: the CPU backend is deterministic per thread count
+  o.tile_fitting = TileFitting::kPerTile;
+  const EncodeResult per_tile = encode_image(im, m, o);
+  o.tile_fitting = TileFitting::kBatched;
+  std::vector<std::size_t> progress;
+  o.progress = [&](std::size_t done, std::size_t total) {
+    CHECK(total == 6u);
+    progress.push_back(done);
+    return true;
+  };
+  const EncodeResult batched = encode_image(im, m, o);
+  CHECK(batched.bytes == per_tile.bytes);
+  CHECK(batched.fit_psnr == per_tile.fit_psnr);
+  CHECK(batched.device.find("batched") != std::string::npos);
+  CHECK(progress == std::vector<std::size_t>{2, 3, 5, 6});  // groups of 2, 1, 2, 1 tiles
+  o.progress = [](std::size_t, std::size_t) { return false; };
+  CHECK_THROWS_AS(encode_image(im, m, o), msinr::Error);
+}
