@@ -15,106 +15,27 @@
 #include "msinr/batch_fit.hpp"
 #include "msinr/error.hpp"
 #include "msinr/fitter.hpp"
+#include "cuda_invariance.hpp"
 #include "test_util.hpp"
 
 using namespace msinr;
 
-namespace {
-constexpr double kOutputTolerance = 4e-4;
-constexpr double kGradientTolerance = 1e-3;
-
-// rel_max_err per layer (weights and biases apart): small layers are not drowned out by large ones.
-inline double layerwise_rel_err(const ParamLayout& layout, const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0.0;
-  for (const LayerView& v : layout.layers()) {
-    for (auto [off, n] : {std::pair{v.weight_offset, v.weight_count()}, std::pair{v.bias_offset, std::size_t(v.out)}}) {
-      std::vector<float> x(a.begin() + off, a.begin() + off + n), y(b.begin() + off, b.begin() + off + n);
-      worst = std::max(worst, test::rel_max_err(x, y));
-    }
-  }
-  return worst;
-}
-}  // namespace
+using namespace msinr::cuda_test;
 
 TEST_CASE("emulated CUDA: forward, loss and gradient match the CPU backend") {
   auto cuda = make_cuda_backend();
   CHECK(cuda->description().rfind("cuda (Emulated GPU, sm_90", 0) == 0);
   auto cpu = make_cpu_backend();
-  for (int width : {16, 40}) {
-    for (auto [rows, cols] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{13, 23}}) {
-      for (double density : {1.0, 0.3}) {
-        Architecture arch{2, width, 3, 3, 200.0f};
-        ParamLayout layout(arch);
-        const Mask mask = density == 1.0 ? dense_mask(layout) : test::random_mask(layout, density, 5 + width);
-        auto params = siren_init(arch, 21);
-        for (std::size_t i = 0; i < mask.size(); ++i)
-          if (!mask[i]) params[i] = 7.0f;  // masked values must not matter
-        const Grid grid{rows, cols};
-        auto target = test::synthetic_target(rows, cols);
-        auto c = cpu->make_evaluator(arch, mask, grid);
-        auto g = cuda->make_evaluator(arch, mask, grid);
-        std::vector<float> ref_out(grid.pixels() * 3), ref_grad(layout.param_count());
-        c->forward(params.data(), ref_out.data());
-        const double ref_loss = c->loss_and_gradient(params.data(), target.data(), ref_grad.data());
-        std::vector<float> out(ref_out.size()), grad(ref_grad.size(), 123.0f);
-        g->forward(params.data(), out.data());
-        const double loss = g->loss_and_gradient(params.data(), target.data(), grad.data());
-        CAPTURE(width);
-        CAPTURE(rows);
-        CAPTURE(cols);
-        CAPTURE(density);
-        CHECK(test::rel_max_err(out, ref_out) < kOutputTolerance);
-        CHECK(std::fabs(loss - ref_loss) <= kOutputTolerance * ref_loss);
-        CHECK(test::rel_max_err(grad, ref_grad) < kGradientTolerance);
-        CHECK(layerwise_rel_err(layout, grad, ref_grad) < 5 * kGradientTolerance);
-        CHECK(g->loss(params.data(), target.data()) == doctest::Approx(loss).epsilon(1e-6));
-        for (std::size_t i = 0; i < mask.size(); ++i)
-          if (!mask[i]) REQUIRE(grad[i] == 0.0f);
-      }
-    }
-  }
+  for (int width : {16, 40})
+    for (auto [rows, cols] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{13, 23}})
+      for (double density : {1.0, 0.3}) check_forward_and_gradient(*cuda, *cpu, width, rows, cols, density);
 }
 
 TEST_CASE("emulated CUDA: Hessian-vector product matches the CPU backend, with and without a pixel subset") {
   auto cuda = make_cuda_backend();
   auto cpu = make_cpu_backend();
-  for (double density : {1.0, 0.2}) {
-    for (bool use_subset : {false, true}) {
-      Architecture arch{2, 24, 3, 3, 200.0f};
-      ParamLayout layout(arch);
-      const Mask mask = density == 1.0 ? dense_mask(layout) : test::random_mask(layout, density, 9);
-      auto params = siren_init(arch, 2);
-      Rng rng(3);
-      std::vector<float> v(layout.param_count());
-      for (auto& x : v) x = rng.uniform(-0.01f, 0.01f);
-      const Grid grid{11, 13};
-      auto target = test::synthetic_target(grid.rows, grid.cols);
-      auto c = cpu->make_evaluator(arch, mask, grid);
-      auto g = cuda->make_evaluator(arch, mask, grid);
-      if (use_subset) {
-        std::vector<std::uint32_t> subset;
-        for (std::uint32_t p = 1; p < grid.pixels(); p += 3) subset.push_back(p);
-        c->set_pixel_subset(subset);
-        g->set_pixel_subset(subset);
-      }
-      std::vector<float> rg(layout.param_count()), rh(rg.size()), gg(rg.size()), gh(rg.size());
-      const double rloss = c->gradient_and_hvp(params.data(), v.data(), target.data(), rg.data(), rh.data());
-      const double loss = g->gradient_and_hvp(params.data(), v.data(), target.data(), gg.data(), gh.data());
-      CAPTURE(density);
-      CAPTURE(use_subset);
-      CHECK(std::fabs(loss - rloss) <= kOutputTolerance * rloss);
-      CHECK(test::rel_max_err(gg, rg) < kGradientTolerance);
-      CHECK(test::rel_max_err(gh, rh) < kGradientTolerance);
-      CHECK(layerwise_rel_err(layout, gg, rg) < 5 * kGradientTolerance);
-      CHECK(layerwise_rel_err(layout, gh, rh) < 5 * kGradientTolerance);
-      for (std::size_t i = 0; i < mask.size(); ++i)
-        if (!mask[i]) REQUIRE(gh[i] == 0.0f);
-      std::vector<float> out_c(grid.pixels() * 3), out_g(out_c.size());
-      c->forward(params.data(), out_c.data());
-      g->forward(params.data(), out_g.data());  // the whole grid, whatever the subset
-      CHECK(test::rel_max_err(out_g, out_c) < kOutputTolerance);
-    }
-  }
+  for (double density : {1.0, 0.2})
+    for (bool use_subset : {false, true}) check_hvp(*cuda, *cpu, 24, 11, 13, density, use_subset);
   Architecture arch{2, 8, 1, 3, 30.0f};
   auto g = cuda->make_evaluator(arch, dense_mask(ParamLayout(arch)), Grid{2, 2});
   g->set_pixel_subset({0, 1, 2, 3, 0});  // repeats: larger than the grid's buffers
