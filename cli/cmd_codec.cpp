@@ -147,14 +147,14 @@ int run_info(const InfoArgs& a) {
     if (a.json) {
       JsonLine j;
       j.add("file", a.input).add("kind", "model").add("model", m.id_hex()).add("tile_size", m.tile_size);
+      j.add("network", m.arch.network == Network::kFourier ? "ffn" : "siren").add("architecture", m.arch.describe());
       j.add("width", m.arch.hidden_width).add("layers", m.arch.hidden_layers).add("w0", static_cast<double>(m.arch.w0));
       j.add("levels", m.levels.size()).add("default_level", m.default_level()).add("data", m.provenance.data);
       j.add("recipe", m.provenance.recipe).add("wall_seconds", m.provenance.wall_seconds);
       std::printf("%s\n", j.str().c_str());
     } else {
-      std::printf("%s: msinr model %s\n  SIREN 2-%dx%d-3, w0 %g, tile %d, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
-                  a.input.c_str(), m.id_hex().c_str(), m.arch.hidden_width, m.arch.hidden_layers, m.arch.w0,
-                  m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
+      std::printf("%s: msinr model %s\n  %s, tile %d, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
+                  a.input.c_str(), m.id_hex().c_str(), m.arch.describe().c_str(), m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
                   m.provenance.recipe.c_str(), m.provenance.wall_seconds);
       for (std::size_t i = 0; i < m.levels.size(); ++i)
         std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", m.levels[i].index,

@@ -22,6 +22,7 @@ struct TrainArgs {
   std::string data, out, resume, checkpoint, val_data;
   int crop = 178, resize = 0, count = 0, val_count = 0;
   std::string arch = "siren";
+  float fourier_sigma = 20.0f;
   int width = 256, layers = 4;
   float w0 = 200.0f;
   int dense_steps = 1000, rounds = 15, round_steps = 200, last_round_steps = 0;
@@ -41,9 +42,10 @@ struct TrainArgs {
 std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "data=%s crop=%d resize=%d count=%d width=%d layers=%d w0=%g dense=%d rounds=%d round=%d order=%s "
+                "data=%s crop=%d resize=%d count=%d %swidth=%d layers=%d w0=%g dense=%d rounds=%d round=%d order=%s "
                 "inner=%d@%g outer=%g tasks=%d pruning=%s seed=%llu pixels=%g%s",
                 std::filesystem::absolute(a.data).lexically_normal().string().c_str(), a.crop, a.resize, a.count,
+                c.arch.network == Network::kFourier ? ("arch=ffn sigma=" + CLI::detail::to_string(c.arch.fourier_sigma) + " ").c_str() : "",
                 c.arch.hidden_width, c.arch.hidden_layers, c.arch.w0, c.dense_steps, c.rounds, c.round_steps,
                 a.order.c_str(), c.maml.inner_steps, c.maml.inner_lr, c.outer.lr, c.tasks_per_step, a.pruning.c_str(),
                 static_cast<unsigned long long>(c.seed), c.pixel_fraction,
@@ -59,10 +61,14 @@ std::string hms(double s) {
 }
 
 int run_train(const TrainArgs& a) {
-  if (a.arch != "siren")
-    throw Error(ErrorCode::kUnsupported, "--arch " + a.arch + ": only the SIREN is implemented so far");
   MetaTrainingConfig c;
   c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
+  if (a.arch == "ffn") {  // the paper's appendix B: width/2 Gaussian frequencies, so the encoding is as wide as a layer
+    if (a.width % 2 != 0) throw Error(ErrorCode::kInvalidArgument, "--arch ffn needs an even --width (the encoding is sin and cos of width/2 frequencies)");
+    c.arch.network = Network::kFourier;
+    c.arch.fourier_features = a.width / 2;
+    c.arch.fourier_sigma = a.fourier_sigma;
+  }
   if (a.narrow_for > 0) {  // the Dense-Narrow baseline: a dense net of about that many weights
     c.arch.hidden_width = narrow_width_for(a.narrow_for, c.arch);
     if (!a.quiet) std::fprintf(stderr, "dense-narrow: width %d for >= %zu weights\n", c.arch.hidden_width, a.narrow_for);
@@ -89,7 +95,7 @@ int run_train(const TrainArgs& a) {
   if (!a.quiet)
     std::fprintf(stderr, "%zu images of %dx%d (%d smaller than the crop skipped)\n", data.tiles.size(), a.crop, a.crop,
                  data.skipped_small);
-  auto backend = make_engine(a.engine);
+  auto backend = make_engine(a.engine, c.arch.network);
   MetaTrainer trainer(c, *backend, data.tiles);
   MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : codec::load_checkpoint(a.resume, fp);
   if (!a.quiet) {
@@ -199,9 +205,16 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--crop", a->crop, "Center-crop size: the model's tile size")->capture_default_str()->check(CLI::Range(8, 1024));
   cmd->add_option("--resize", a->resize, "Scale the shorter side to this first (0: no resize)")->capture_default_str();
   cmd->add_option("--count", a->count, "Use the first N images (0: all)")->capture_default_str();
-  cmd->add_option("--arch", a->arch, "Architecture")->capture_default_str()->check(CLI::IsMember({"siren", "ffn"}));
+  cmd->add_option("--arch", a->arch,
+                  "Network: siren (sine layers), or ffn (the paper's appendix B: a fixed Gaussian Fourier encoding of\n"
+                  "width/2 frequencies as the first hidden layer, then ReLU layers; the encoding is never trained or pruned)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"siren", "ffn"}));
+  cmd->add_option("--fourier-sigma", a->fourier_sigma, "ffn: standard deviation of the Fourier frequencies (the paper: 20)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--width", a->width, "Hidden width")->capture_default_str()->check(CLI::Range(1, 4096));
-  cmd->add_option("--layers", a->layers, "Sine layers")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--layers", a->layers, "Hidden layers (ffn: the encoding counts as the first)")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--w0", a->w0, "SIREN frequency factor")->capture_default_str();
   cmd->add_option("--dense-steps", a->dense_steps, "Outer steps before the first pruning")->capture_default_str();
   cmd->add_option("--rounds", a->rounds, "Pruning rounds (each keeps 80% of the survivors)")->capture_default_str()->check(CLI::Range(0, 63));

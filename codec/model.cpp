@@ -82,7 +82,11 @@ float Model::fit_lr(int level_index) const {
 
 format::ModelFile to_model_file(const Model& model) {
   format::ModelFile f;
-  f.arch = "siren";
+  f.arch = model.arch.network == Network::kFourier ? "ffn" : "siren";
+  if (model.arch.network == Network::kFourier) {
+    f.fourier_features = static_cast<std::uint32_t>(model.arch.fourier_features);
+    f.fourier_sigma = model.arch.fourier_sigma;
+  }
   f.in_features = static_cast<std::uint32_t>(model.arch.in_features);
   f.hidden_width = static_cast<std::uint32_t>(model.arch.hidden_width);
   f.hidden_layers = static_cast<std::uint32_t>(model.arch.hidden_layers);
@@ -102,10 +106,16 @@ format::ModelFile to_model_file(const Model& model) {
 }
 
 Model from_model_file(const format::ModelFile& f) {
-  if (f.arch != "siren") throw Error(ErrorCode::kUnsupported, "model architecture '" + f.arch + "' is not supported");
+  if (f.arch != "siren" && f.arch != "ffn")
+    throw Error(ErrorCode::kUnsupported, "model architecture '" + f.arch + "' is not supported");
   Model m;
   m.arch = Architecture{static_cast<int>(f.in_features), static_cast<int>(f.hidden_width),
                         static_cast<int>(f.hidden_layers), static_cast<int>(f.out_features), f.w0};
+  if (f.arch == "ffn") {
+    m.arch.network = Network::kFourier;
+    m.arch.fourier_features = static_cast<int>(f.fourier_features);
+    m.arch.fourier_sigma = f.fourier_sigma;
+  }
   ParamLayout layout(m.arch);  // validates the architecture
   if (layout.param_count() != f.param_count && f.param_count != 0)
     throw Error(ErrorCode::kCorrupt, "model parameter count does not match its architecture");

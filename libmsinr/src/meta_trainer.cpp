@@ -17,9 +17,11 @@ std::size_t weights_after_rounds(std::size_t weights, double prune_fraction, int
 }
 
 int narrow_width_for(std::size_t weights, const Architecture& arch) {
-  for (int w = 1; w <= 4096; ++w) {
+  const bool ffn = arch.network == Network::kFourier;
+  for (int w = ffn ? 2 : 1; w <= 4096; w += ffn ? 2 : 1) {  // an FFN's encoding is as wide as its layers
     Architecture a = arch;
     a.hidden_width = w;
+    if (ffn) a.fourier_features = w / 2;
     if (ParamLayout(a).weight_count() >= weights) return w;
   }
   throw Error(ErrorCode::kInvalidArgument, "no width up to 4096 has " + std::to_string(weights) + " weights");

@@ -1,6 +1,7 @@
 #pragma once
 // The reference SIREN: scalar loops, one pixel at a time, templated on the scalar type so tests
 // can run it in double precision against finite differences. Obviously correct, deliberately slow.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,28 @@
 #include "msinr/siren.hpp"
 
 namespace msinr::reference {
+
+// What the first layer with parameters sees at grid pixel p: the (row, col) coordinate for a SIREN;
+// for an FFN its Fourier encoding [sin(pi B (v + 1)), cos(pi B (v + 1))] (B from fourier_matrix).
+template <class T>
+void network_input(const Architecture& arch, const std::vector<float>& fourier_b, const Grid& grid, std::size_t p,
+                   std::vector<T>& x) {
+  const int r = static_cast<int>(p / static_cast<std::size_t>(grid.cols));
+  const int c = static_cast<int>(p % static_cast<std::size_t>(grid.cols));
+  const T row = static_cast<T>(grid.row_coord(r)), col = static_cast<T>(grid.col_coord(c));
+  if (arch.network != Network::kFourier) {
+    x = {row, col};
+    return;
+  }
+  const int m = arch.fourier_features;
+  x.assign(2 * static_cast<std::size_t>(m), T(0));
+  const T pi = static_cast<T>(3.14159265358979323846);
+  for (int k = 0; k < m; ++k) {
+    const T a = pi * (static_cast<T>(fourier_b[2 * k]) * (row + 1) + static_cast<T>(fourier_b[2 * k + 1]) * (col + 1));
+    x[k] = std::sin(a);
+    x[m + k] = std::cos(a);
+  }
+}
 
 // Returns the MSE; fills out (pixels x out, may be null) and grad (param_count, may be null).
 // Masked weights are treated as zero and get zero gradient whatever `params` holds there.
@@ -31,15 +54,14 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
     for (std::size_t k = 0; k < layout.param_count(); ++k) grad[k] = T(0);
 
   std::vector<std::vector<T>> act(layers.size() + 1), cosv(layers.size());
+  const std::vector<float> fourier_b = fourier_matrix(layout.arch());
   std::vector<T> delta, next_delta;
   const T inv_count = T(1) / static_cast<T>(n_pixels * n_out);
   T sse = 0;
   for (std::size_t q = 0; q < n_pixels; ++q) {
     {
       const std::size_t p = use_subset ? (*subset)[q] : q;
-      const int r = static_cast<int>(p / static_cast<std::size_t>(grid.cols));
-      const int c = static_cast<int>(p % static_cast<std::size_t>(grid.cols));
-      act[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
+      network_input(layout.arch(), fourier_b, grid, p, act[0]);
       for (std::size_t l = 0; l < layers.size(); ++l) {
         const LayerView& v = layers[l];
         act[l + 1].assign(v.out, T(0));
@@ -51,6 +73,8 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
             const T a = kernels::sine_argument(z, params[v.bias_offset + o], w0);
             act[l + 1][o] = std::sin(a);
             cosv[l][o] = std::cos(a);
+          } else if (v.relu) {
+            act[l + 1][o] = std::max(T(0), z + params[v.bias_offset + o]);
           } else {
             act[l + 1][o] = z + params[v.bias_offset + o];
           }
@@ -72,6 +96,8 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
         const LayerView& v = layers[l];
         if (v.sine)
           for (int o = 0; o < v.out; ++o) delta[o] = kernels::sine_backward(delta[o], cosv[l][o], w0);
+        if (v.relu)
+          for (int o = 0; o < v.out; ++o) delta[o] = act[l + 1][o] > T(0) ? delta[o] : T(0);
         for (int o = 0; o < v.out; ++o) {
           grad[v.bias_offset + o] += delta[o];
           for (int i = 0; i < v.in; ++i) {
@@ -115,14 +141,13 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
   const T inv_count = T(1) / static_cast<T>(n_pixels * n_out);
   // a[l]: input of layer l; ra[l] its R{}; z[l]: w0 (W a + b) for sine layers, W a + b for the last.
   std::vector<std::vector<T>> a(L + 1), ra(L + 1), s(L), rs(L);
+  const std::vector<float> fourier_b = fourier_matrix(layout.arch());
   T sse = 0;
   for (std::size_t q = 0; q < n_pixels; ++q) {
     {
       const std::size_t p = use_subset ? (*subset)[q] : q;
-      const int r = static_cast<int>(p / static_cast<std::size_t>(grid.cols));
-      const int c = static_cast<int>(p % static_cast<std::size_t>(grid.cols));
-      a[0] = {static_cast<T>(grid.row_coord(r)), static_cast<T>(grid.col_coord(c))};
-      ra[0] = {T(0), T(0)};
+      network_input(layout.arch(), fourier_b, grid, p, a[0]);
+      ra[0].assign(a[0].size(), T(0));  // the input (coordinates or fixed encoding) does not depend on params
       for (std::size_t l = 0; l < L; ++l) {
         const LayerView& lv = layers[l];
         a[l + 1].assign(lv.out, T(0));
@@ -140,6 +165,10 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
             rs[l][o] = w0 * rz;
             a[l + 1][o] = std::sin(s[l][o]);
             ra[l + 1][o] = std::cos(s[l][o]) * rs[l][o];
+          } else if (lv.relu) {
+            // ReLU is piecewise linear: R{a} = 1[z > 0] R{z}, and no second-derivative term below.
+            a[l + 1][o] = z > T(0) ? z : T(0);
+            ra[l + 1][o] = z > T(0) ? rz : T(0);
           } else {
             a[l + 1][o] = z;
             ra[l + 1][o] = rz;
@@ -164,6 +193,13 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
             const T dpre = d[o] * w0 * cs;
             rd[o] = rd[o] * w0 * cs - d[o] * w0 * sn * rs[l][o];
             d[o] = dpre;
+          }
+        }
+        if (lv.relu) {
+          for (int o = 0; o < lv.out; ++o) {
+            const bool on = a[l + 1][o] > T(0);
+            d[o] = on ? d[o] : T(0);
+            rd[o] = on ? rd[o] : T(0);
           }
         }
         for (int o = 0; o < lv.out; ++o) {

@@ -219,3 +219,24 @@ TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny m
   CHECK(r.code == 1);
   CHECK_FALSE(fs::exists(dir / "z.msinr"));
 }
+
+TEST_CASE("train --arch ffn: the Fourier-feature network from the command line to a decoded image") {
+  TempDir dir;
+  const std::string data = make_image_folder(dir, 3, 16);
+  const std::string model = dir / "ffn.msm";
+  Run r = run("train --data " + data + " --crop 16 --arch ffn --fourier-sigma 3 --width 12 --layers 3 --dense-steps 3 "
+              "--rounds 1 --round-steps 2 --outer-lr 1e-4 --out " + model);
+  REQUIRE(r.code == 0);
+  r = run("info " + model);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("FFN 2-12x3-3, 6 Fourier features, sigma 3") != std::string::npos);
+  const std::string packed = dir / "x.msinr", out = dir / "x.png";
+  REQUIRE(run("encode " + make_png(dir, 20, 18) + " " + packed + " --model " + model + " --steps 5").code == 0);
+  REQUIRE(run("decode " + packed + " " + out + " --model " + model).code == 0);
+  CHECK(msinr::codec::read_image(out).width == 20);
+  // The encoding is sin and cos of width/2 frequencies: an odd width is refused before any work.
+  r = run("train --data " + data + " --crop 16 --arch ffn --width 11 --out " + (dir / "odd.msm"));
+  CHECK(r.code == 1);
+  CHECK(r.out.find("even --width") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "odd.msm"));
+}

@@ -292,3 +292,35 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   o.progress = [](std::size_t, std::size_t) { return false; };
   CHECK_THROWS_AS(encode_image(im, m, o), msinr::Error);
 }
+
+TEST_CASE("codec: a Fourier-feature model (appendix B) trains, survives its file and round-trips images") {
+  const Model m = codec_test::train_tiny_model({32, 3, 24, 20, 2, 5, 12, 30.0f, Network::kFourier});
+  CHECK(m.arch.network == Network::kFourier);
+  CHECK(m.arch.fourier_features == 16);
+  CHECK(m.arch.fourier_sigma == 3.0f);
+  CHECK(ParamLayout(m.arch).layers().size() == 3u);  // 2 ReLU layers and the output; the encoding has no parameters
+  // Through the model file again: same architecture, same identity.
+  const auto bytes = format::write_model_file(to_model_file(m));
+  const Model again = load_model_from_memory(bytes.data(), bytes.size(), "ffn");
+  CHECK(again.arch == m.arch);
+  CHECK(again.id == m.id);
+  // A SIREN of the same sizes is another model.
+  const Model& siren = test_model();
+  CHECK(siren.id != m.id);
+
+  const Image im = crop_of_sample(50, 37);
+  EncodeOptions o;  // device auto: an FFN fits on the CPU whatever the machine has
+  o.level = m.levels.back().index;
+  o.threads = 1;
+  const EncodeResult r = encode_image(im, m, o);
+  CHECK(r.device.rfind("cpu", 0) == 0);
+  const Image back = decode_image(r.bytes, "mem", m);
+  const double psnr = psnr_8bit(back, im);
+  // Against the init alone (0 steps): the fit must really improve the picture.
+  o.steps = 0;
+  const double psnr_init = psnr_8bit(decode_image(encode_image(im, m, o).bytes, "mem", m), im);
+  MESSAGE("FFN: init " << psnr_init << " dB, 100 steps " << psnr << " dB (fit " << r.fit_psnr << ")");
+  CHECK(psnr > psnr_init + 3.0);
+  CHECK(std::fabs(psnr - r.fit_psnr) < 0.1);
+  CHECK_THROWS_AS(decode_image(r.bytes, "mem", siren), msinr::Error);  // the other model is refused
+}

@@ -15,6 +15,8 @@ namespace codec_test {
 struct TinyModelSpec {
   int width, layers, tile, dense_steps, rounds, round_steps, crops;
   float w0;
+  msinr::Network network = msinr::Network::kSiren;  // kFourier: width/2 frequencies at sigma 3 (a 24-pixel
+                                                   // tile's counterpart of the paper's 20 at 178 pixels)
 };
 
 inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
@@ -22,6 +24,11 @@ inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
   using namespace msinr::codec;
   MetaTrainingConfig c;
   c.arch = Architecture{2, spec.width, spec.layers, 3, spec.w0};
+  if (spec.network == Network::kFourier) {
+    c.arch.network = Network::kFourier;
+    c.arch.fourier_features = spec.width / 2;
+    c.arch.fourier_sigma = 3.0f;
+  }
   c.tile_size = spec.tile;
   c.outer.lr = 1e-4f;
   c.dense_steps = spec.dense_steps;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "msinr/architecture.hpp"
@@ -88,4 +89,58 @@ TEST_CASE("Rng is uniform and reproducible") {
     sum += u;
   }
   CHECK(sum / 10000 == doctest::Approx(0.5).epsilon(0.02));
+}
+
+TEST_CASE("the paper's FFN (appendix B): layout, fixed Gaussian encoding, init") {
+  Architecture arch;
+  arch.network = Network::kFourier;
+  arch.fourier_features = 128;
+  arch.fourier_sigma = 20.0f;
+  ParamLayout layout(arch);
+  // The encoding (first hidden layer) has no parameters; 3 ReLU layers of 256 and the output follow.
+  REQUIRE(layout.layers().size() == 4);
+  CHECK(layout.weight_count() == 197376u);  // 3*256*256 + 256*3
+  CHECK(layout.param_count() == 197376u + 3 * 256 + 3);
+  CHECK(layout.layers()[0].in == 256);
+  CHECK(layout.layers()[0].relu);
+  CHECK_FALSE(layout.layers()[0].sine);
+  CHECK_FALSE(layout.layers()[3].relu);
+  CHECK(arch.describe() == "FFN 2-256x4-3, 128 Fourier features, sigma 20");
+  CHECK(Architecture{}.describe() == "SIREN 2-256x4-3, w0 200");
+
+  // B: deterministic, N(0, sigma^2) entries. With 4096 samples the sample mean is within 4 standard
+  // errors (4 * 20 / 64 = 1.25) of 0 and the sample deviation within 5% of sigma.
+  arch.fourier_features = 2048;
+  const auto b = fourier_matrix(arch);
+  REQUIRE(b.size() == 4096u);
+  CHECK(fourier_matrix(arch) == b);
+  double sum = 0.0, sq = 0.0;
+  for (float x : b) sum += x, sq += static_cast<double>(x) * x;
+  const double mean = sum / b.size(), sd = std::sqrt(sq / b.size() - mean * mean);
+  CHECK(std::fabs(mean) < 1.25);
+  CHECK(sd == doctest::Approx(20.0).epsilon(0.05));
+  CHECK(fourier_matrix(Architecture{}).empty());
+
+  // Init: nn.Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per layer, reaching near its bound.
+  arch.fourier_features = 128;
+  const auto p = siren_init(arch, 3);
+  for (const auto& v : layout.layers()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(v.in));
+    double max_abs = 0.0;
+    for (std::size_t i = v.weight_offset; i < v.bias_offset + static_cast<std::size_t>(v.out); ++i)
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(p[i])));
+    CHECK(max_abs <= bound);
+    CHECK(max_abs > 0.9 * bound);
+  }
+
+  // Invalid FFNs: one hidden layer (only the encoding), no features, sigma <= 0.
+  Architecture bad = arch;
+  bad.hidden_layers = 1;
+  CHECK_THROWS_AS(ParamLayout{bad}, Error);
+  bad = arch;
+  bad.fourier_features = 0;
+  CHECK_THROWS_AS(ParamLayout{bad}, Error);
+  bad = arch;
+  bad.fourier_sigma = 0.0f;
+  CHECK_THROWS_AS(ParamLayout{bad}, Error);
 }

@@ -110,6 +110,15 @@ TEST_CASE("emulated CUDA: typed errors for bad problems") {
   CHECK_THROWS_AS(cuda->make_evaluator(arch, dense_mask(layout), Grid{0, 4}), Error);
   Architecture three{3, 8, 1, 3, 30.0f};
   CHECK_THROWS_AS(cuda->make_evaluator(three, dense_mask(ParamLayout(three)), Grid{4, 4}), Error);
+  // The Fourier-feature network runs on the CPU only: refused with kUnsupported, naming it.
+  const Architecture ffn = test::ffn(8, 3, 4);
+  try {
+    cuda->make_evaluator(ffn, dense_mask(ParamLayout(ffn)), Grid{4, 4});
+    FAIL("expected kUnsupported");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kUnsupported);
+    CHECK(std::string(e.what()).find("FFN") != std::string::npos);
+  }
   CudaBackendOptions bad;
   bad.device = 5;  // the emulator has one device
   try {

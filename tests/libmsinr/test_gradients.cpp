@@ -113,3 +113,13 @@ TEST_CASE("R-operator Hessian-vector product matches finite differences of the g
   check_hvp_against_finite_differences(siren, dense_mask(ParamLayout(siren)), 1e-7);
   check_hvp_against_finite_differences(siren, test::random_mask(ParamLayout(siren), 0.4, 8), 1e-7);
 }
+
+TEST_CASE("FFN (Fourier features + ReLU): gradient and Hessian-vector product match finite differences") {
+  // ReLU is not differentiable at 0; with these seeds no pre-activation sits within the step of 0.
+  const Architecture arch = test::ffn(6, 3, 4);  // encoding of 8, two ReLU layers of 6, linear
+  const ParamLayout layout(arch);
+  check_gradient_against_finite_differences(arch, dense_mask(layout), 1e-6);
+  check_gradient_against_finite_differences(arch, test::random_mask(layout, 0.5, 13), 1e-6);
+  check_hvp_against_finite_differences(arch, dense_mask(layout), 1e-6);
+  check_hvp_against_finite_differences(arch, test::random_mask(layout, 0.4, 14), 1e-6);
+}

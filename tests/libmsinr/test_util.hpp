@@ -40,4 +40,14 @@ inline double rel_max_err(const std::vector<float>& a, const std::vector<float>&
   return num / den;
 }
 
+// A Fourier-feature network (the paper's appendix B) of the given size: `features` Gaussian
+// frequencies at sigma 20, then layers - 1 ReLU layers of `width` and a linear layer.
+inline Architecture ffn(int width, int layers, int features) {
+  Architecture a{2, width, layers, 3, 30.0f};
+  a.network = Network::kFourier;
+  a.fourier_features = features;
+  a.fourier_sigma = 20.0f;
+  return a;
+}
+
 }  // namespace msinr::test

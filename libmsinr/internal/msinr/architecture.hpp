@@ -1,11 +1,21 @@
 #pragma once
 // The network msinr fits: a SIREN (Sitzmann et al. 2020) mapping a pixel's (row, col) coordinate
-// to its colour, and the flat parameter vector every backend, optimizer and file format shares.
+// to its colour, or the Fourier-feature network of the paper's appendix B (Tancik et al. 2020), and
+// the flat parameter vector every backend, optimizer and file format shares.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace msinr {
+
+enum class Network {
+  kSiren,    // hidden_layers sine layers y = sin(w0 (W x + b)), then a linear layer
+  kFourier,  // "ffn": a fixed Gaussian Fourier encoding [sin, cos](pi B (x + 1)) of the coordinate
+             // (B: fourier_features x 2, entries N(0, sigma^2), never trained, not in the parameter
+             // vector), counted as the first hidden layer, then hidden_layers - 1 ReLU layers and a
+             // linear layer. Only the layers after the encoding are trained and pruned.
+};
 
 struct Architecture {
   int in_features = 2;     // (row, col) coordinate
@@ -13,10 +23,19 @@ struct Architecture {
   int hidden_layers = 4;   // sine layers y = sin(w0 * (W x + b)); a linear layer follows
   int out_features = 3;    // RGB
   float w0 = 200.0f;       // frequency factor of every sine layer (Tancik et al. 2021 use 200)
+  Network network = Network::kSiren;
+  int fourier_features = 0;    // kFourier: rows of B (the encoding has twice as many values)
+  float fourier_sigma = 0.0f;  // kFourier: standard deviation of B's entries (the paper: 20)
 
-  // Throws msinr::Error(kInvalidArgument) for sizes outside [1, 4096] or a non-positive w0.
+  // Throws msinr::Error(kInvalidArgument) for sizes outside [1, 4096], a non-positive w0, or (ffn)
+  // fewer than 2 hidden layers or a non-positive sigma.
   void validate() const;
-  int layer_count() const { return hidden_layers + 1; }
+  // Layers with parameters: every hidden layer and the output layer; an FFN's encoding has none.
+  int layer_count() const { return network == Network::kFourier ? hidden_layers : hidden_layers + 1; }
+  // Values each pixel's coordinate becomes before the first layer with parameters.
+  int input_width() const { return network == Network::kFourier ? 2 * fourier_features : in_features; }
+  // "SIREN 2-256x4-3, w0 200" or "FFN 2-256x4-3, 128 Fourier features, sigma 20".
+  std::string describe() const;
   bool operator==(const Architecture&) const = default;
 };
 
@@ -27,7 +46,8 @@ struct LayerView {
   int out = 0;
   std::size_t weight_offset = 0;
   std::size_t bias_offset = 0;
-  bool sine = true;  // false for the final linear layer
+  bool sine = true;   // SIREN hidden layer: sin(w0 (W x + b))
+  bool relu = false;  // FFN hidden layer: max(0, W x + b). Neither: the final linear layer.
   std::size_t weight_count() const { return static_cast<std::size_t>(in) * out; }
 };
 
@@ -49,5 +69,10 @@ class ParamLayout {
   std::size_t weight_count_ = 0;
   std::vector<std::uint8_t> is_weight_;
 };
+
+// The FFN's fixed encoding matrix B (fourier_features x 2, row-major): drawn from msinr's own
+// generator with a fixed seed (Box-Muller), so every machine and every model with the same
+// architecture has the same B and a model file need not store it. Empty for a SIREN.
+std::vector<float> fourier_matrix(const Architecture& arch);
 
 }  // namespace msinr

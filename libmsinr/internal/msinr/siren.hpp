@@ -10,7 +10,8 @@
 namespace msinr {
 
 // SIREN initialization: first layer W, b ~ U(-1/fan_in, 1/fan_in); every later layer W, b ~
-// U(-sqrt(6/fan_in)/w0, +sqrt(6/fan_in)/w0). Deterministic for a seed on every platform (own
+// U(-sqrt(6/fan_in)/w0, +sqrt(6/fan_in)/w0). For an FFN every layer W, b ~ U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)) (PyTorch's nn.Linear default, which Tancik et al. use). Deterministic for a seed on every platform (own
 // generator, not std::uniform_real_distribution, whose output differs between standard libraries).
 std::vector<float> siren_init(const Architecture& arch, std::uint64_t seed);
 

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -66,7 +67,7 @@ struct LayerPlan {
 };
 
 struct Workspace {
-  AlignedFloats x;                   // in_features x ld coordinates
+  AlignedFloats x;                   // input_width x ld: coordinates, or an FFN's Fourier encoding
   std::vector<AlignedFloats> act;    // per layer: its output (sine layers: sin; last: network output)
   std::vector<AlignedFloats> cosv;   // per sine layer: cos of the same argument, for backward
   AlignedFloats d0, d1;              // gradient ping-pong buffers, max width x ld
@@ -89,12 +90,18 @@ class CpuEvaluator final : public Evaluator {
     block_ = std::max(8, (std::max(8, options.block_pixels) + 7) / 8 * 8);
     threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
     for (const LayerView& v : layout_.layers()) plan_.push_back(plan_layer(v));
+    fourier_b_ = fourier_matrix(arch);
+    const int m = arch.fourier_features;
+    if (!fourier_b_.empty()) {  // sin rows: phase 0; cos rows: sin(x + pi/2)
+      encoding_bias_.assign(2 * static_cast<std::size_t>(m), 0.0f);
+      for (int k = 0; k < m; ++k) encoding_bias_[static_cast<std::size_t>(m + k)] = 0.5f;
+    }
     eff_.resize(layout_.param_count());
-    int max_width = arch.in_features;
+    int max_width = arch.input_width();
     for (const auto& v : layout_.layers()) max_width = std::max({max_width, v.in, v.out});
     ws_.resize(static_cast<std::size_t>(threads_));
     for (Workspace& w : ws_) {
-      w.x.resize(static_cast<std::size_t>(arch.in_features) * block_);
+      w.x.resize(static_cast<std::size_t>(arch.input_width()) * block_);
       for (const auto& v : layout_.layers()) {
         w.act.emplace_back(static_cast<std::size_t>(v.out) * block_);
         w.cosv.emplace_back(v.sine ? static_cast<std::size_t>(v.out) * block_ : 0);
@@ -283,6 +290,7 @@ class CpuEvaluator final : public Evaluator {
         xr[p] = xc[p] = 0.0f;
       }
     }
+    if (!fourier_b_.empty()) fourier_encode(w, ld);
     const std::size_t n_layers = plan_.size();
     const bool need_cos = want_grad && target;
     for (std::size_t l = 0; l < n_layers; ++l) {
@@ -303,6 +311,18 @@ class CpuEvaluator final : public Evaluator {
           float* RS = w.rs[l].data();
           k_.r_sine_forward(v.out, effv + v.bias_offset, w0, w.ract[l].data(), w.cosv[l].data(), RS, ld);
           std::swap(w.ract[l], w.rs[l]);
+        }
+      } else if (v.relu) {
+        // a = max(0, z + b); R{a} = 1[a > 0] (R{z} + v_b). a > 0 is also the mask backward uses.
+        for (int o = 0; o < v.out; ++o) {
+          const float b = eff[v.bias_offset + o];
+          float* z = Z + static_cast<std::size_t>(o) * ld;
+          for (int p = 0; p < ld; ++p) z[p] = std::max(0.0f, z[p] + b);
+          if (rmode) {
+            const float vb = effv[v.bias_offset + o];
+            float* rz = w.ract[l].data() + static_cast<std::size_t>(o) * ld;
+            for (int p = 0; p < ld; ++p) rz[p] = z[p] > 0.0f ? rz[p] + vb : 0.0f;
+          }
         }
       } else {
         for (int o = 0; o < v.out; ++o) {
@@ -370,6 +390,24 @@ class CpuEvaluator final : public Evaluator {
                              g + v.bias_offset, h + v.bias_offset, ld);
         else
           k_.sine_backward(v.out, w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
+      } else if (v.relu) {
+        // ReLU is piecewise linear: the gradient and its R{} pass where a > 0, nothing else.
+        for (int o = 0; o < v.out; ++o) {
+          const std::size_t row = static_cast<std::size_t>(o) * ld;
+          const float* a = w.act[l].data() + row;
+          float db = 0.0f, rdb = 0.0f;
+          for (int p = 0; p < ld; ++p) {
+            const bool on = a[p] > 0.0f;
+            dcur[row + p] = on ? dcur[row + p] : 0.0f;
+            db += dcur[row + p];
+            if (rmode) {
+              rcur[row + p] = on ? rcur[row + p] : 0.0f;
+              rdb += rcur[row + p];
+            }
+          }
+          g[v.bias_offset + o] += db;
+          if (rmode) h[v.bias_offset + o] += rdb;
+        }
       }
       const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
       weight_gradient(lp, dcur, A, g, ld);
@@ -388,8 +426,33 @@ class CpuEvaluator final : public Evaluator {
     }
   }
 
+  // An FFN's input: rows k and m + k of w.x get sin and cos of pi B_k . (v + 1) for this block's
+  // coordinates (already in w.x's first two rows). The phase B_k . (v + 1) reaches a few hundred
+  // for sigma 20, so it is formed in double and reduced modulo 2 (the period of sin(pi t)) before
+  // the float sincos kernel sees it: the float argument then carries ~1e-7 rad of error, not ~1e-4.
+  void fourier_encode(Workspace& w, int ld) const {
+    const int m = layout_.arch().fourier_features;
+    std::vector<float> coords(w.x.data(), w.x.data() + 2 * static_cast<std::size_t>(ld));
+    float* x = w.x.data();
+    for (int k = 0; k < m; ++k) {
+      const double b0 = fourier_b_[2 * static_cast<std::size_t>(k)], b1 = fourier_b_[2 * static_cast<std::size_t>(k) + 1];
+      float* sin_row = x + static_cast<std::size_t>(k) * ld;
+      float* cos_row = x + static_cast<std::size_t>(m + k) * ld;
+      for (int p = 0; p < ld; ++p) {
+        const double t = b0 * (static_cast<double>(coords[p]) + 1.0) + b1 * (static_cast<double>(coords[ld + p]) + 1.0);
+        const float reduced = static_cast<float>(t - 2.0 * std::floor(0.5 * t));  // in [0, 2)
+        sin_row[p] = reduced;
+        cos_row[p] = reduced;
+      }
+    }
+    k_.bias_sincos(2 * m, encoding_bias_.data(), kPi, x, x, nullptr, ld);
+  }
+  static constexpr float kPi = 3.14159265358979323846f;
+
   ParamLayout layout_;
   Mask mask_;
+  std::vector<float> fourier_b_;      // FFN: B (fourier_features x 2); empty for a SIREN
+  std::vector<float> encoding_bias_;  // FFN: 0 for the sin rows, 0.5 (pi/2 after the factor pi) for cos
   CpuBackendOptions options_;
   const cpu::KernelTable& k_;
   int block_ = 256;

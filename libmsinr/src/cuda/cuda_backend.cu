@@ -365,6 +365,8 @@ class Engine {
     if (grid.rows < 1 || grid.cols < 1) throw Error(ErrorCode::kInvalidArgument, "empty pixel grid");
     if (arch.in_features != 2)
       throw Error(ErrorCode::kInvalidArgument, "the CUDA backend maps (row, col) coordinates: in_features must be 2");
+    if (arch.network != Network::kSiren)
+      throw Error(ErrorCode::kUnsupported, "the CUDA backend runs SIRENs only; use --device cpu for " + arch.describe());
     if (fits < 1 || fits > 65535)  // fits index gridDim.y / gridDim.z of the reductions
       throw Error(ErrorCode::kInvalidArgument, "CUDA engine: between 1 and 65535 fits per batch");
     cap_ = grid.pixels();
