@@ -31,7 +31,7 @@ int run_eval(const EvalArgs& a) {
   const codec::Model model = codec::load_model(a.model);
   const int crop = a.crop > 0 ? a.crop : model.tile_size;
   const codec::Dataset data = codec::load_dataset(a.data, {crop, a.resize, a.count});
-  auto backend = make_engine(a.engine, model.arch.network);
+  auto backend = make_engine(a.engine);
   const EvalMethod method = a.method == "oneshot" ? EvalMethod::kOneShot
                             : a.method == "imp"   ? EvalMethod::kImp
                                                   : EvalMethod::kMeta;

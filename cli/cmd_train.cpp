@@ -95,7 +95,7 @@ int run_train(const TrainArgs& a) {
   if (!a.quiet)
     std::fprintf(stderr, "%zu images of %dx%d (%d smaller than the crop skipped)\n", data.tiles.size(), a.crop, a.crop,
                  data.skipped_small);
-  auto backend = make_engine(a.engine, c.arch.network);
+  auto backend = make_engine(a.engine);
   MetaTrainer trainer(c, *backend, data.tiles);
   MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : codec::load_checkpoint(a.resume, fp);
   if (!a.quiet) {

@@ -30,12 +30,12 @@ void add_tf32_option(CLI::App& cmd, EngineArgs& args) {
       ->group("Tuning");
 }
 
-std::unique_ptr<Backend> make_engine(const EngineArgs& args, Network network) {
+std::unique_ptr<Backend> make_engine(const EngineArgs& args) {
   if (args.device == "reference") return make_reference_backend();
   CudaBackendOptions cuda;
   cuda.allow_tf32 = args.tf32;
   if (args.device == "cuda") return make_cuda_backend(cuda);
-  if (args.device == "auto" && network == Network::kSiren && cuda_backend_available()) return make_cuda_backend(cuda);
+  if (args.device == "auto" && cuda_backend_available()) return make_cuda_backend(cuda);
   CpuBackendOptions opt;
   opt.threads = args.threads;
   if (args.block_pixels > 0) opt.block_pixels = args.block_pixels;

@@ -21,9 +21,7 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args);
 // --tf32 (CUDA: TF32 tensor-core GEMMs), offered by fit and the benchmarks, which build their
 // engine with make_engine; the codec's own device choice has no such option yet.
 void add_tf32_option(CLI::App& cmd, EngineArgs& args);
-// `auto` picks the GPU when one answers and the network runs there (the CUDA backend runs SIRENs
-// only), else the CPU.
-std::unique_ptr<Backend> make_engine(const EngineArgs& args, Network network = Network::kSiren);
+std::unique_ptr<Backend> make_engine(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density);

@@ -197,10 +197,8 @@ Device parse_device(const std::string& name) {
   throw Error(ErrorCode::kInvalidArgument, "unknown device '" + name + "' (auto, cpu, cuda, reference)");
 }
 
-EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& requested) {
+EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
-  EncodeOptions opt = requested;  // auto: the CUDA backend runs SIRENs only, so other networks fit on the CPU
-  if (opt.device == Device::kAuto && model.arch.network != Network::kSiren) opt.device = Device::kCpu;
   if (opt.steps < 0 || !(opt.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   if (opt.device == Device::kCuda && !cuda_backend_available()) make_cuda_backend();  // throws a clear kDevice

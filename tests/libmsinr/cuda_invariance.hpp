@@ -45,12 +45,14 @@ inline Mask mask_of_density(const ParamLayout& layout, double density, std::uint
   return density == 1.0 ? dense_mask(layout) : test::random_mask(layout, density, seed);
 }
 
+inline Architecture siren(int width) { return Architecture{2, width, 3, 3, 200.0f}; }
+
 // Forward, loss and gradient of `cuda` against `cpu` on one problem. Masked parameters hold 7 (they
 // must not matter); masked gradients must be exactly zero; a repeated call gives the same bits.
-inline void check_forward_and_gradient(Backend& cuda, Backend& cpu, int width, int rows, int cols, double density) {
-  Architecture arch{2, width, 3, 3, 200.0f};
+inline void check_forward_and_gradient(Backend& cuda, Backend& cpu, const Architecture& arch, int rows, int cols,
+                                       double density) {
   ParamLayout layout(arch);
-  const Mask mask = mask_of_density(layout, density, 5 + width);
+  const Mask mask = mask_of_density(layout, density, 5 + arch.hidden_width);
   auto params = siren_init(arch, 21);
   for (std::size_t i = 0; i < mask.size(); ++i)
     if (!mask[i]) params[i] = 7.0f;
@@ -64,7 +66,7 @@ inline void check_forward_and_gradient(Backend& cuda, Backend& cpu, int width, i
   std::vector<float> out(ref_out.size()), grad(ref_grad.size(), 123.0f);
   g->forward(params.data(), out.data());
   const double loss = g->loss_and_gradient(params.data(), target.data(), grad.data());
-  CAPTURE(width);
+  CAPTURE(arch.describe());
   CAPTURE(rows);
   CAPTURE(cols);
   CAPTURE(density);
@@ -83,8 +85,8 @@ inline void check_forward_and_gradient(Backend& cuda, Backend& cpu, int width, i
 // Gradient and Hessian-vector product of `cuda` against `cpu`, optionally on every third pixel.
 // The HVP pass's gradient must equal the plain gradient pass, and forward renders the whole grid
 // whatever the subset.
-inline void check_hvp(Backend& cuda, Backend& cpu, int width, int rows, int cols, double density, bool use_subset) {
-  Architecture arch{2, width, 3, 3, 200.0f};
+inline void check_hvp(Backend& cuda, Backend& cpu, const Architecture& arch, int rows, int cols, double density,
+                      bool use_subset) {
   ParamLayout layout(arch);
   const Mask mask = mask_of_density(layout, density, 9);
   auto params = siren_init(arch, 2);
@@ -102,7 +104,7 @@ inline void check_hvp(Backend& cuda, Backend& cpu, int width, int rows, int cols
   std::vector<float> rg(layout.param_count()), rh(rg.size()), gg(rg.size()), gh(rg.size());
   const double rloss = c->gradient_and_hvp(params.data(), v.data(), target.data(), rg.data(), rh.data());
   const double loss = g->gradient_and_hvp(params.data(), v.data(), target.data(), gg.data(), gh.data());
-  CAPTURE(width);
+  CAPTURE(arch.describe());
   CAPTURE(density);
   CAPTURE(use_subset);
   CHECK(std::fabs(loss - rloss) <= kOutputTolerance * rloss);

@@ -54,7 +54,10 @@ TEST_CASE("CUDA matches the CPU backend: forward, loss and gradient") {
   auto cpu = make_cpu_backend();
   for (int width : {16, 40, 256})
     for (auto [rows, cols] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{13, 15}, std::pair{37, 41}})
-      for (double density : {1.0, 0.3, 0.044}) check_forward_and_gradient(*cuda, *cpu, width, rows, cols, density);
+      for (double density : {1.0, 0.3, 0.044}) {
+        check_forward_and_gradient(*cuda, *cpu, siren(width), rows, cols, density);
+        if (width % 2 == 0) check_forward_and_gradient(*cuda, *cpu, test::ffn(width, 4, width / 2), rows, cols, density);
+      }
 }
 
 TEST_CASE("CUDA ignores whatever masked parameters hold") {
@@ -89,7 +92,10 @@ TEST_CASE("CUDA Hessian-vector product matches the CPU backend, with and without
   auto cpu = make_cpu_backend();
   for (int width : {24, 256})
     for (double density : {1.0, 0.1})
-      for (bool use_subset : {false, true}) check_hvp(*cuda, *cpu, width, 23, 29, density, use_subset);
+      for (bool use_subset : {false, true}) {
+        check_hvp(*cuda, *cpu, siren(width), 23, 29, density, use_subset);
+        check_hvp(*cuda, *cpu, test::ffn(width, 4, width / 2), 23, 29, density, use_subset);
+      }
 }
 
 TEST_CASE("CUDA evaluator rejects bad problems with typed errors") {

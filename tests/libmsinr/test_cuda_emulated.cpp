@@ -28,14 +28,20 @@ TEST_CASE("emulated CUDA: forward, loss and gradient match the CPU backend") {
   auto cpu = make_cpu_backend();
   for (int width : {16, 40})
     for (auto [rows, cols] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{13, 23}})
-      for (double density : {1.0, 0.3}) check_forward_and_gradient(*cuda, *cpu, width, rows, cols, density);
+      for (double density : {1.0, 0.3}) {
+        check_forward_and_gradient(*cuda, *cpu, siren(width), rows, cols, density);
+        check_forward_and_gradient(*cuda, *cpu, test::ffn(width, 3, width / 2), rows, cols, density);
+      }
 }
 
 TEST_CASE("emulated CUDA: Hessian-vector product matches the CPU backend, with and without a pixel subset") {
   auto cuda = make_cuda_backend();
   auto cpu = make_cpu_backend();
   for (double density : {1.0, 0.2})
-    for (bool use_subset : {false, true}) check_hvp(*cuda, *cpu, 24, 11, 13, density, use_subset);
+    for (bool use_subset : {false, true}) {
+      check_hvp(*cuda, *cpu, siren(24), 11, 13, density, use_subset);
+      check_hvp(*cuda, *cpu, test::ffn(24, 3, 12), 11, 13, density, use_subset);
+    }
   Architecture arch{2, 8, 1, 3, 30.0f};
   auto g = cuda->make_evaluator(arch, dense_mask(ParamLayout(arch)), Grid{2, 2});
   g->set_pixel_subset({0, 1, 2, 3, 0});  // repeats: larger than the grid's buffers
@@ -110,15 +116,6 @@ TEST_CASE("emulated CUDA: typed errors for bad problems") {
   CHECK_THROWS_AS(cuda->make_evaluator(arch, dense_mask(layout), Grid{0, 4}), Error);
   Architecture three{3, 8, 1, 3, 30.0f};
   CHECK_THROWS_AS(cuda->make_evaluator(three, dense_mask(ParamLayout(three)), Grid{4, 4}), Error);
-  // The Fourier-feature network runs on the CPU only: refused with kUnsupported, naming it.
-  const Architecture ffn = test::ffn(8, 3, 4);
-  try {
-    cuda->make_evaluator(ffn, dense_mask(ParamLayout(ffn)), Grid{4, 4});
-    FAIL("expected kUnsupported");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kUnsupported);
-    CHECK(std::string(e.what()).find("FFN") != std::string::npos);
-  }
   CudaBackendOptions bad;
   bad.device = 5;  // the emulator has one device
   try {

@@ -317,11 +317,11 @@ class CpuEvaluator final : public Evaluator {
         for (int o = 0; o < v.out; ++o) {
           const float b = eff[v.bias_offset + o];
           float* z = Z + static_cast<std::size_t>(o) * ld;
-          for (int p = 0; p < ld; ++p) z[p] = std::max(0.0f, z[p] + b);
+          for (int p = 0; p < ld; ++p) z[p] = kernels::relu_forward(z[p], b);
           if (rmode) {
             const float vb = effv[v.bias_offset + o];
             float* rz = w.ract[l].data() + static_cast<std::size_t>(o) * ld;
-            for (int p = 0; p < ld; ++p) rz[p] = z[p] > 0.0f ? rz[p] + vb : 0.0f;
+            for (int p = 0; p < ld; ++p) rz[p] = kernels::r_relu_forward(z[p], rz[p], vb);
           }
         }
       } else {
@@ -397,11 +397,10 @@ class CpuEvaluator final : public Evaluator {
           const float* a = w.act[l].data() + row;
           float db = 0.0f, rdb = 0.0f;
           for (int p = 0; p < ld; ++p) {
-            const bool on = a[p] > 0.0f;
-            dcur[row + p] = on ? dcur[row + p] : 0.0f;
+            dcur[row + p] = kernels::relu_backward(dcur[row + p], a[p]);
             db += dcur[row + p];
             if (rmode) {
-              rcur[row + p] = on ? rcur[row + p] : 0.0f;
+              rcur[row + p] = kernels::relu_backward(rcur[row + p], a[p]);
               rdb += rcur[row + p];
             }
           }
@@ -435,15 +434,10 @@ class CpuEvaluator final : public Evaluator {
     std::vector<float> coords(w.x.data(), w.x.data() + 2 * static_cast<std::size_t>(ld));
     float* x = w.x.data();
     for (int k = 0; k < m; ++k) {
-      const double b0 = fourier_b_[2 * static_cast<std::size_t>(k)], b1 = fourier_b_[2 * static_cast<std::size_t>(k) + 1];
+      const float b0 = fourier_b_[2 * static_cast<std::size_t>(k)], b1 = fourier_b_[2 * static_cast<std::size_t>(k) + 1];
       float* sin_row = x + static_cast<std::size_t>(k) * ld;
       float* cos_row = x + static_cast<std::size_t>(m + k) * ld;
-      for (int p = 0; p < ld; ++p) {
-        const double t = b0 * (static_cast<double>(coords[p]) + 1.0) + b1 * (static_cast<double>(coords[ld + p]) + 1.0);
-        const float reduced = static_cast<float>(t - 2.0 * std::floor(0.5 * t));  // in [0, 2)
-        sin_row[p] = reduced;
-        cos_row[p] = reduced;
-      }
+      for (int p = 0; p < ld; ++p) sin_row[p] = cos_row[p] = kernels::fourier_phase(b0, b1, coords[p], coords[ld + p]);
     }
     k_.bias_sincos(2 * m, encoding_bias_.data(), kPi, x, x, nullptr, ld);
   }

@@ -210,6 +210,54 @@ __global__ void coords_kernel(const std::uint32_t* pixels, std::size_t n, int co
   }
 }
 
+// An FFN's input for the n active pixels of each fit: the Fourier encoding of the coordinate,
+// X[f * x_stride + q * 2m + k] = sin(pi t_k) and X[... + m + k] = cos(pi t_k), with t_k the phase of
+// B's row k (B: m x 2, row-major) reduced in double as the CPU backend does.
+__global__ void fourier_kernel(const std::uint32_t* pixels, std::size_t n, int cols, const float* row_coord,
+                               const float* col_coord, const float* B, int m, float* X, std::size_t x_stride,
+                               int fits) {
+  const std::size_t per_fit = n * static_cast<std::size_t>(m);
+  MSINR_GRID_STRIDE(i, per_fit * static_cast<std::size_t>(fits)) {
+    const std::size_t f = i / per_fit, q = (i % per_fit) / static_cast<std::size_t>(m);
+    const int k = static_cast<int>(i % static_cast<std::size_t>(m));
+    const std::size_t p = pixels ? pixels[q] : q;
+    const float t = kernels::fourier_phase(B[2 * k], B[2 * k + 1], row_coord[p / static_cast<std::size_t>(cols)],
+                                           col_coord[p % static_cast<std::size_t>(cols)]);
+    float sn, cs;
+    sincosf(3.14159265358979f * t, &sn, &cs);
+    float* x = X + f * x_stride + q * 2 * static_cast<std::size_t>(m);
+    x[k] = sn;
+    x[m + k] = cs;
+  }
+}
+
+// ReLU layer after its product: Z (W a) becomes max(0, z + b); with RZ (V a + W R{a}) the
+// R-operator pass also turns RZ into R{a} = 1[a > 0] (rz + v_b).
+__global__ void relu_forward_kernel(float* Z, float* RZ, const float* params, const float* v,
+                                    std::size_t bias_offset, std::size_t P, int rows, std::size_t n,
+                                    std::size_t stride) {
+  const std::size_t per_fit = static_cast<std::size_t>(rows) * n;
+  const std::size_t f = blockIdx.y;
+  MSINR_FIT_STRIDE(e, per_fit) {
+    const int o = row_of(e, rows);
+    const std::size_t at = f * stride + e;
+    Z[at] = kernels::relu_forward(Z[at], params[f * P + bias_offset + o]);
+    if (RZ) RZ[at] = kernels::r_relu_forward(Z[at], RZ[at], v[f * P + bias_offset + o]);
+  }
+}
+
+// ReLU layer backward, in place on D (and RD in the R-operator pass): passes where A > 0.
+__global__ void relu_backward_kernel(float* D, float* RD, const float* A, int rows, std::size_t n,
+                                     std::size_t d_stride, std::size_t a_stride) {
+  const std::size_t per_fit = static_cast<std::size_t>(rows) * n;
+  const std::size_t f = blockIdx.y;
+  MSINR_FIT_STRIDE(e, per_fit) {
+    const std::size_t d = f * d_stride + e, a = f * a_stride + e;
+    D[d] = kernels::relu_backward(D[d], A[a]);
+    if (RD) RD[d] = kernels::relu_backward(RD[d], A[a]);
+  }
+}
+
 // Sine layer after its product: Z holds W a (rows x n per fit, stride `stride`), becomes
 // sin(w0 (z + b)); C (may be null) gets the cosine. With RZ (R-operator pass) holding V a + W R{a}:
 // RS gets R{s} = w0 (rz + v_b) and RZ becomes R{a} = cos(s) R{s}.
@@ -365,15 +413,13 @@ class Engine {
     if (grid.rows < 1 || grid.cols < 1) throw Error(ErrorCode::kInvalidArgument, "empty pixel grid");
     if (arch.in_features != 2)
       throw Error(ErrorCode::kInvalidArgument, "the CUDA backend maps (row, col) coordinates: in_features must be 2");
-    if (arch.network != Network::kSiren)
-      throw Error(ErrorCode::kUnsupported, "the CUDA backend runs SIRENs only; use --device cpu for " + arch.describe());
     if (fits < 1 || fits > 65535)  // fits index gridDim.y / gridDim.z of the reductions
       throw Error(ErrorCode::kInvalidArgument, "CUDA engine: between 1 and 65535 fits per batch");
     cap_ = grid.pixels();
     if (cap_ > static_cast<std::size_t>(INT_MAX))
       throw Error(ErrorCode::kLimit, "CUDA backend: more than 2^31 - 1 pixels in one grid");
     P_ = layout_.param_count();
-    max_width_ = arch.in_features;
+    max_width_ = arch.input_width();
     for (const LayerView& v : layout_.layers()) max_width_ = std::max({max_width_, v.in, v.out});
     const std::size_t F = static_cast<std::size_t>(fits);
     mask_.allocate(P_);
@@ -386,7 +432,12 @@ class Engine {
     upload(row_coord_.get(), rc.data(), rc.size());
     upload(col_coord_.get(), cc.data(), cc.size());
     pixels_.allocate(cap_);
-    x_.allocate(2 * cap_ * F);
+    x_.allocate(slot(arch.input_width()) * F);
+    if (arch.network == Network::kFourier) {
+      const std::vector<float> b = fourier_matrix(arch);
+      fourier_b_.allocate(b.size());
+      upload(fourier_b_.get(), b.data(), b.size());
+    }
     for (const LayerView& v : layout_.layers()) {
       act_.emplace_back().allocate(slot(v.out) * F);
       cos_.emplace_back();
@@ -405,8 +456,8 @@ class Engine {
   // Bytes one fit needs on the device (without the R-operator buffers), for batch sizing.
   static std::size_t bytes_per_fit(const Architecture& arch, const Grid& grid) {
     const ParamLayout layout(arch);
-    std::size_t floats = 2 * grid.pixels() + 8 * layout.param_count();
-    int max_width = arch.in_features;
+    std::size_t floats = static_cast<std::size_t>(arch.input_width()) * grid.pixels() + 8 * layout.param_count();
+    int max_width = arch.input_width();
     for (const LayerView& v : layout.layers()) {
       floats += grid.pixels() * static_cast<std::size_t>(v.out) * (v.sine ? 2 : 1);
       max_width = std::max({max_width, v.in, v.out});
@@ -466,6 +517,14 @@ class Engine {
     use_pixels_ = !pixels.empty();
     n_ = use_pixels_ ? pixels.size() : cap_;
     if (use_pixels_) upload(pixels_.get(), pixels.data(), n_);
+    if (!fourier_b_.empty()) {
+      const int m = layout_.arch().fourier_features;
+      MSINR_LAUNCH(fourier_kernel, blocks_for(n_ * static_cast<std::size_t>(m) * static_cast<std::size_t>(fits_)),
+                   kThreads, ctx_.stream())(use_pixels_ ? pixels_.get() : nullptr, n_, grid_.cols, row_coord_.get(),
+                                            col_coord_.get(), fourier_b_.get(), m, x_.get(), slot(2 * m), fits_);
+      check_launch("fourier_kernel");
+      return;
+    }
     MSINR_LAUNCH(coords_kernel, blocks_for(n_ * static_cast<std::size_t>(fits_)), kThreads, ctx_.stream())(
         use_pixels_ ? pixels_.get() : nullptr, n_, grid_.cols, row_coord_.get(), col_coord_.get(), x_.get(), 2 * cap_,
         fits_);
@@ -480,7 +539,7 @@ class Engine {
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const LayerView& lv = layers[l];
       const float* A = l == 0 ? x_.get() : act_[l - 1].get();
-      const std::size_t a_stride = l == 0 ? 2 * cap_ : slot(lv.in);
+      const std::size_t a_stride = slot(lv.in);
       float* Z = act_[l].get();
       gemm(CUBLAS_OP_T, CUBLAS_OP_N, lv.out, lv.in, params_.get() + lv.weight_offset, lv.in, A, a_stride, 0.0f, Z,
            lv.out, slot(lv.out), n_);
@@ -499,6 +558,10 @@ class Engine {
             Z, keep_cos || r ? cos_[l].get() : nullptr, RZ, r ? rs_[l].get() : nullptr, params_.get(),
             r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), w0);
         check_launch("sine_forward_kernel");
+      } else if (lv.relu) {
+        MSINR_LAUNCH(relu_forward_kernel, grid, kThreads, ctx_.stream())(
+            Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out));
+        check_launch("relu_forward_kernel");
       } else {
         MSINR_LAUNCH(linear_forward_kernel, grid, kThreads, ctx_.stream())(
             Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out));
@@ -539,11 +602,16 @@ class Engine {
             dcur, rcur, act_[l].get(), cos_[l].get(), r ? rs_[l].get() : nullptr, lv.out, n_, d_stride, slot(lv.out),
             w0);
         check_launch("sine_backward_kernel");
+      } else if (lv.relu) {
+        const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
+        MSINR_LAUNCH(relu_backward_kernel, grid, kThreads, ctx_.stream())(dcur, rcur, act_[l].get(), lv.out, n_,
+                                                                           d_stride, slot(lv.out));
+        check_launch("relu_backward_kernel");
       }
       row_sums(dcur, lv.out, d_stride, grad_.get() + lv.bias_offset);
       if (r) row_sums(rcur, lv.out, d_stride, hv_.get() + lv.bias_offset);
       const float* A = l == 0 ? x_.get() : act_[l - 1].get();
-      const std::size_t a_stride = l == 0 ? 2 * cap_ : slot(lv.in);
+      const std::size_t a_stride = slot(lv.in);
       // dW^T (in x out) = A dZ^T
       weight_gemm(A, a_stride, lv, dcur, d_stride, 0.0f, grad_.get());
       if (r) {  // R{dW} = R{dz} a^T + dz R{a}^T
@@ -622,6 +690,7 @@ class Engine {
   bool use_pixels_ = false;
   DeviceBuffer<std::uint8_t> mask_;
   DeviceBuffer<std::uint32_t> pixels_;
+  DeviceBuffer<float> fourier_b_;  // FFN: the encoding matrix B; empty for a SIREN
   DeviceBuffer<float> row_coord_, col_coord_, x_, d0_, d1_, r0_, r1_, partial_, params_, grad_, v_, hv_;
   std::vector<DeviceBuffer<float>> act_, cos_, ract_, rs_;
   DeviceBuffer<double> loss_partial_, sse_;

@@ -55,6 +55,36 @@ MSINR_HD void r_sine_backward(T upstream, T r_upstream, T sin_of_argument, T cos
   r_dz = r_upstream * w0 * cos_of_argument - upstream * w0 * sin_of_argument * r_argument;
 }
 
+// The Fourier-feature network (appendix B). ReLU is piecewise linear, so its R-operator terms are
+// the same gate applied to R{} quantities, with no second-derivative term.
+
+// ReLU layer forward: a = max(0, z + b).
+template <class T>
+MSINR_HD T relu_forward(T z, T bias) {
+  const T a = z + bias;
+  return a > T(0) ? a : T(0);
+}
+
+// ReLU layer forward, R{}: R{a} = 1[a > 0] (rz + v_bias), given the activation a.
+template <class T>
+MSINR_HD T r_relu_forward(T activation, T rz, T v_bias) {
+  return activation > T(0) ? rz + v_bias : T(0);
+}
+
+// ReLU layer backward, and also its R{}: upstream passes where the activation is positive.
+template <class T>
+MSINR_HD T relu_backward(T upstream, T activation) {
+  return activation > T(0) ? upstream : T(0);
+}
+
+// The encoding's phase t = b0 (row + 1) + b1 (col + 1) for sin(pi t) and cos(pi t), reduced modulo 2
+// (their period) in double: t reaches a few hundred at sigma 20, where float would lose ~1e-4 rad.
+MSINR_HD float fourier_phase(float b0, float b1, float row, float col) {
+  const double t = static_cast<double>(b0) * (static_cast<double>(row) + 1.0) +
+                   static_cast<double>(b1) * (static_cast<double>(col) + 1.0);
+  return static_cast<float>(t - 2.0 * ::floor(0.5 * t));
+}
+
 // Bias corrections of Adam at step t (1-based), computed once per step on the host.
 struct AdamStepScalars {
   float lr_over_bc1;      // lr / (1 - beta1^t)
