@@ -16,7 +16,7 @@ namespace {
 
 struct RdArgs {
   std::string images, model, levels, qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
-  int crop = 0, count = 0, steps = 100, jobs = 0;
+  int crop = 0, count = 0, steps = 100, jobs = 0, compare_crop = 0;
   float lr = 0.0f;
   EngineArgs engine;
   bool log_rate = false, json = false, quiet = false;
@@ -36,6 +36,7 @@ int run_rd(const RdArgs& a) {
   if (!a.levels.empty()) c.levels = codec::parse_int_list(a.levels, "--levels");
   c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : codec::parse_int_list(a.qualities, "--jpeg-qualities");
   if (!a.compare.empty()) c.compare = codec::parse_name_list(a.compare, "--compare");
+  c.compare_crop = a.compare_crop;
   c.steps = a.steps;
   c.lr = a.lr;
   c.device = codec::parse_device(a.engine.device);
@@ -151,6 +152,11 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_option("--jpeg-qualities", a->qualities, "JPEG qualities 1..100, comma-separated, or 'none'")->capture_default_str();
   cmd->add_option("--out", a->out, "Output folder (created; an existing rd.csv there is resumed)")->capture_default_str();
   cmd->add_option("--compare", a->compare, "Images (file name or stem), comma-separated, to write compare-NAME.png for");
+  cmd->add_option("--compare-crop", a->compare_crop,
+                  "Side of the centred square each compare panel shows (0: whole images; a crop keeps the PNG small\n"
+                  "and shows detail at 1:1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--log-rate", a->log_rate, "Log-scale bpp axis in rd.svg");
   cmd->add_option("--title", a->title, "Title of rd.svg (default: from the folder name)");
   cmd->add_option("--steps", a->steps, "Adam steps per tile (msinr encoder)")->capture_default_str()->check(CLI::Range(0, 100000));

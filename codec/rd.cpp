@@ -905,20 +905,24 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       }
     }
     if (compare[i] && want_compare && !msinr_panels.empty()) {
-      // Rows: original | msinr at a level | JPEG at the bpp closest to it.
+      // Rows: original | msinr at a level | JPEG at the bpp closest to it. With compare_crop every
+      // panel is the same centred square (the whole pictures of a large image make a huge PNG).
+      const int side = cfg.compare_crop > 0 ? std::min({cfg.compare_crop, img.width, img.height}) : 0;
+      auto view = [side](const Image& full) { return side > 0 ? center_crop(full, side) : full; };
+      const Image original = view(img);
       constexpr int gap = 4;
       const int cols = jpeg_rows.empty() ? 2 : 3;
       const int n = static_cast<int>(msinr_panels.size());
-      Image canvas = make_image(cols * img.width + (cols - 1) * gap, n * img.height + (n - 1) * gap, 3);
+      Image canvas = make_image(cols * original.width + (cols - 1) * gap, n * original.height + (n - 1) * gap, 3);
       std::fill(canvas.pixels.begin(), canvas.pixels.end(), std::uint8_t{255});
       CompareImage ci;
       ci.image = name;
       ci.file = compare_file;
       for (int r = 0; r < n; ++r) {
         const Panel& p = msinr_panels[static_cast<std::size_t>(r)];
-        const int y0 = r * (img.height + gap);
-        paste_panel(canvas, img, 0, y0);
-        paste_panel(canvas, p.decoded, img.width + gap, y0);
+        const int y0 = r * (original.height + gap);
+        paste_panel(canvas, original, 0, y0);
+        paste_panel(canvas, view(p.decoded), original.width + gap, y0);
         CompareRow cr;
         cr.msinr_codec = p.row.codec;
         cr.msinr_setting = p.row.setting;
@@ -932,7 +936,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
           for (const Setting& s : settings)
             if (!s.msinr && s.codec == best->codec && s.setting == best->setting) js = &s;
           const Image jb = decode_jpeg(encode_jpeg(img, js->quality, js->subsample_420), name);
-          paste_panel(canvas, jb, 2 * (img.width + gap), y0);
+          paste_panel(canvas, view(jb), 2 * (original.width + gap), y0);
           cr.jpeg_codec = best->codec;
           cr.jpeg_setting = best->setting;
           cr.jpeg_bpp = best->bpp;

@@ -142,6 +142,7 @@ struct RdConfig {
   int jobs = 0;                        // images at once; 0: min(images, threads) on the CPU, 1 on CUDA
   std::string out;                     // output folder (created)
   std::vector<std::string> compare;    // images (file name or stem) to draw side by side
+  int compare_crop = 0;                // > 0: each panel is the centred square of this side (at most the image's)
   bool log_rate = false;
   std::string title;                   // empty: from the folder name
   // Called after every row (computed or skipped), one call at a time, from worker threads.

@@ -430,6 +430,22 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
         REQUIRE(at(1) == msinr_back.pixels[src]);
         REQUIRE(at(2) == jpeg_back.pixels[src]);
       }
+  // --compare-crop: the same panels, each cut to its centred 16x16 square (the rows are resumed; the
+  // picture is redrawn because it was deleted).
+  std::filesystem::remove(dir.file("out/compare-b.png"));
+  RdConfig cropped = tiny_config(dir);
+  cropped.compare = {"b"};
+  cropped.compare_crop = 16;
+  CHECK(run_rd(model, cropped).rows_written == 0);
+  const Image small = read_image(dir.file("out/compare-b.png"));
+  REQUIRE(small.width == 3 * 16 + 2 * 4);
+  REQUIRE(small.height == 16);
+  const Image crops[3] = {center_crop(original, 16), center_crop(msinr_back, 16), center_crop(jpeg_back, 16)};
+  for (int panel = 0; panel < 3; ++panel)
+    for (int y = 0; y < 16; ++y)
+      for (int xx = 0; xx < 16 * 3; ++xx)
+        REQUIRE(small.pixels[(static_cast<std::size_t>(y) * small.width + panel * 20) * 3 + xx] ==
+                crops[panel].pixels[static_cast<std::size_t>(y) * 16 * 3 + xx]);
   // Nothing half-written is left behind.
   for (const auto& e : std::filesystem::directory_iterator(dir.file("out")))
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
