@@ -45,7 +45,10 @@ int Model::default_level() const {
   return levels.back().index;
 }
 
-float fallback_fit_lr(double density) { return density >= 0.25 ? 1e-4f : 1e-3f; }
+float fallback_fit_lr(double density, Network network) {
+  const float scale = network == Network::kFourier ? 10.0f : 1.0f;
+  return scale * (density >= 0.25 ? 1e-4f : 1e-3f);
+}
 
 std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs) {
   std::string out;
@@ -77,7 +80,7 @@ float Model::fit_lr(int level_index) const {
   }
   const double density = static_cast<double>(kept_weights(ParamLayout(arch), l.mask)) /
                          static_cast<double>(ParamLayout(arch).weight_count());
-  return fallback_fit_lr(density);
+  return fallback_fit_lr(density, arch.network);
 }
 
 format::ModelFile to_model_file(const Model& model) {

@@ -37,8 +37,10 @@ struct Model {
 
 // SIRENs with w0 = 200 are sharp: measured on 178x178 crops, Adam at 1e-3 diverges from a dense
 // init (4.7 dB where 1e-4 reaches 30 dB from scratch), while sparse inits (density <= ~0.1) fit
-// best at 1e-3. The switch sits between, at density 0.25 (docs/training.md).
-float fallback_fit_lr(double density);
+// best at 1e-3. The switch sits between, at density 0.25 (docs/training.md). The ReLU layers of a
+// Fourier-feature network want ten times more: on celeba89 its dense meta-learned init fits best at
+// 1e-3 (32.2 dB; 1e-2: 17.4) and its level 10 at 1e-2 (24.9 dB; 1e-3: 15.4).
+float fallback_fit_lr(double density, Network network = Network::kSiren);
 // "level:lr,..." as stored in the "fit_lr" note.
 std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs);
 

@@ -247,6 +247,8 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   CHECK(m.fit_lr(dense) == doctest::Approx(1e-4f));
   CHECK(fallback_fit_lr(1.0) == doctest::Approx(1e-4f));
   CHECK(fallback_fit_lr(0.1) == doctest::Approx(1e-3f));
+  CHECK(fallback_fit_lr(1.0, Network::kFourier) == doctest::Approx(1e-3f));  // ReLU layers take 10x
+  CHECK(fallback_fit_lr(0.1, Network::kFourier) == doctest::Approx(1e-2f));
   // A recorded rate per level wins; a malformed entry falls back instead of failing the encode.
   m.provenance.notes.push_back({"fit_lr", format_fit_lrs({{dense, 3e-4f}, {sparse, 2e-3f}})});
   CHECK(m.fit_lr(dense) == doctest::Approx(3e-4f));
