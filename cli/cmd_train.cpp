@@ -250,7 +250,8 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--val-count", a->val_count, "Validation images (0: none)")->capture_default_str();
   cmd->add_option("--fit-lrs", a->fit_lrs,
                   "Adam learning rates tried in each level's 100-step validation fits; the best becomes the "
-                  "encoder's default for that level (default: 1e-4,1e-3 for siren, 1e-3,3e-3,1e-2 for ffn)")
+                  "encoder's default for that level, comma-separated (default: 1e-4,1e-3 for siren, 1e-3,3e-3,1e-2 for ffn)")
+      ->delimiter(',')
       ->check(CLI::PositiveNumber);
   add_engine_options(*cmd, a->engine);
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing but errors and the final line");

@@ -160,7 +160,7 @@ TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny m
   const std::string data = make_image_folder(dir, 4, 16);
   const std::string model = dir / "m.msm";
   Run r = run("train --data " + data + " --crop 16 --width 16 --layers 2 --w0 30 --dense-steps 4 --rounds 2 "
-              "--round-steps 2 --outer-lr 1e-4 --out " + model + " --val-data " + data + " --val-count 2");
+              "--round-steps 2 --outer-lr 1e-4 --out " + model + " --val-data " + data + " --val-count 2 --fit-lrs 1e-4,1e-3");
   REQUIRE(r.code == 0);
   CHECK(r.out.find("3 levels") != std::string::npos);
   CHECK(fs::exists(model));
