@@ -89,7 +89,7 @@ TEST_CASE("advanced tier: model from memory equals the file, progress and cancel
   CHECK(calls >= 1);
   CHECK(r.bpp > 0.0);
   // lr 0 (the default) means the model's measured rate for the level: a rate the model recorded
-  // (the same file as an explicit --lr of that value), and below 1e-3 on the densest level, where
+  // (the same file as an explicit lr of that value), and below 1e-3 on the densest level, where
   // 1e-3 diverges on dense w0 = 200 inits.
   CHECK(o.lr == 0.0f);
   CHECK(r.lr > 0.0f);

@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "msinr/backend.hpp"
+#include "msinr/error.hpp"
 #include "test_util.hpp"
 
 namespace msinr::cuda_test {
@@ -121,6 +123,33 @@ inline void check_hvp(Backend& cuda, Backend& cpu, const Architecture& arch, int
   c->forward(params.data(), out_c.data());
   g->forward(params.data(), out_g.data());
   CHECK(test::rel_max_err(out_g, out_c) < kOutputTolerance);
+}
+
+// The paper's mask at a density: global magnitude pruning of `init` (dense at density 1).
+inline Mask magnitude_mask_at(const ParamLayout& layout, const std::vector<float>& init, double density) {
+  if (density == 1.0) return dense_mask(layout);
+  return global_magnitude_mask(layout, init, dense_mask(layout),
+                               static_cast<std::size_t>(density * layout.weight_count()));
+}
+
+// Bad problems and a missing device are typed errors, never aborts. `missing_device` is an index
+// the machine (or the emulator) does not have.
+inline void check_typed_errors(Backend& cuda, int missing_device) {
+  Architecture arch{2, 8, 1, 3, 30.0f};
+  ParamLayout layout(arch);
+  CHECK_THROWS_AS(cuda.make_evaluator(arch, Mask(3, 1), Grid{4, 4}), Error);
+  CHECK_THROWS_AS(cuda.make_evaluator(arch, dense_mask(layout), Grid{0, 4}), Error);
+  Architecture three{3, 8, 1, 3, 30.0f};
+  CHECK_THROWS_AS(cuda.make_evaluator(three, dense_mask(ParamLayout(three)), Grid{4, 4}), Error);
+  CudaBackendOptions bad;
+  bad.device = missing_device;
+  try {
+    make_cuda_backend(bad);
+    FAIL("expected kDevice");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kDevice);
+    CHECK(std::string(e.what()).find("does not exist") != std::string::npos);
+  }
 }
 
 }  // namespace msinr::cuda_test

@@ -100,21 +100,7 @@ TEST_CASE("CUDA Hessian-vector product matches the CPU backend, with and without
 
 TEST_CASE("CUDA evaluator rejects bad problems with typed errors") {
   if (!cuda_or_skip()) return;
-  auto cuda = make_cuda_backend();
-  Architecture arch{2, 8, 1, 3, 30.0f};
-  ParamLayout layout(arch);
-  CHECK_THROWS_AS(cuda->make_evaluator(arch, Mask(3, 1), Grid{4, 4}), Error);
-  CHECK_THROWS_AS(cuda->make_evaluator(arch, dense_mask(layout), Grid{0, 4}), Error);
-  Architecture three{3, 8, 1, 3, 30.0f};
-  CHECK_THROWS_AS(cuda->make_evaluator(three, dense_mask(ParamLayout(three)), Grid{4, 4}), Error);
-  CudaBackendOptions bad;
-  bad.device = 1 << 20;
-  try {
-    make_cuda_backend(bad);
-    FAIL("expected kDevice");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kDevice);
-  }
+  check_typed_errors(*make_cuda_backend(), 1 << 20);
 }
 
 TEST_CASE("CUDA fits track CPU fits: Adam steps, and 100 steps at 178x178 within 0.1 dB") {
@@ -128,8 +114,7 @@ TEST_CASE("CUDA fits track CPU fits: Adam steps, and 100 steps at 178x178 within
   for (double density : {1.0, 0.044}) {
     CAPTURE(density);
     const auto init = siren_init(arch, 7);
-    const Mask mask = density == 1.0 ? dense_mask(layout) : global_magnitude_mask(layout, init, dense_mask(layout),
-                                                                                      static_cast<std::size_t>(density * layout.weight_count()));
+    const Mask mask = magnitude_mask_at(layout, init, density);
     // A few Adam steps: parameters agree closely (Adam moves each by at most about lr per step).
     // 1e-3 diverges from a dense w0 = 200 init (trajectories would then differ chaotically).
     const float lr = density >= 0.25 ? 1e-4f : 1e-3f;
@@ -177,8 +162,7 @@ TEST_CASE("TF32 GEMMs leave the PSNR of a 100-step fit at 178x178 within 0.05 dB
   for (double density : {1.0, 0.044}) {
     CAPTURE(density);
     const auto init = siren_init(arch, 11);
-    const Mask mask = density == 1.0 ? dense_mask(layout) : global_magnitude_mask(layout, init, dense_mask(layout),
-                                                                                      static_cast<std::size_t>(density * layout.weight_count()));
+    const Mask mask = magnitude_mask_at(layout, init, density);
     FitOptions full;
     full.adam.lr = density >= 0.25 ? 1e-4f : 1e-3f;
     auto a = init, b = init;
@@ -199,8 +183,7 @@ TEST_CASE("CUDA batched fits equal CUDA single fits, and repeat bit for bit") {
   for (double density : {1.0, 0.044}) {
     CAPTURE(density);
     const auto init = siren_init(arch, 11);
-    const Mask mask = density == 1.0 ? dense_mask(layout) : global_magnitude_mask(layout, init, dense_mask(layout),
-                                                                                      static_cast<std::size_t>(density * layout.weight_count()));
+    const Mask mask = magnitude_mask_at(layout, init, density);
     std::vector<std::vector<float>> targets;
     std::vector<std::vector<float>> inits;
     for (int i = 0; i < 5; ++i) {

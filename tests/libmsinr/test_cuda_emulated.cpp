@@ -109,20 +109,5 @@ TEST_CASE("emulated CUDA: batched fits equal single fits exactly, track CPU fits
 }
 
 TEST_CASE("emulated CUDA: typed errors for bad problems") {
-  auto cuda = make_cuda_backend();
-  Architecture arch{2, 8, 1, 3, 30.0f};
-  ParamLayout layout(arch);
-  CHECK_THROWS_AS(cuda->make_evaluator(arch, Mask(3, 1), Grid{4, 4}), Error);
-  CHECK_THROWS_AS(cuda->make_evaluator(arch, dense_mask(layout), Grid{0, 4}), Error);
-  Architecture three{3, 8, 1, 3, 30.0f};
-  CHECK_THROWS_AS(cuda->make_evaluator(three, dense_mask(ParamLayout(three)), Grid{4, 4}), Error);
-  CudaBackendOptions bad;
-  bad.device = 5;  // the emulator has one device
-  try {
-    make_cuda_backend(bad);
-    FAIL("expected kDevice");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::kDevice);
-    CHECK(std::string(e.what()).find("does not exist") != std::string::npos);
-  }
+  check_typed_errors(*make_cuda_backend(), 5);  // the emulator has one device
 }
