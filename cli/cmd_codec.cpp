@@ -148,7 +148,7 @@ int run_info(const InfoArgs& a) {
       JsonLine j;
       j.add("file", a.input).add("kind", "model").add("model", m.id_hex()).add("tile_size", m.tile_size);
       j.add("network", m.arch.network == Network::kFourier ? "ffn" : "siren").add("architecture", m.arch.describe());
-      j.add("width", m.arch.hidden_width).add("layers", m.arch.hidden_layers).add("w0", static_cast<double>(m.arch.w0));
+      j.add("width", m.arch.hidden_width).add("layers", m.arch.hidden_layers).add("w0", static_cast<double>(m.arch.w0)).add("w0_hidden", static_cast<double>(m.arch.hidden_w0()));
       j.add("levels", m.levels.size()).add("default_level", m.default_level()).add("data", m.provenance.data);
       j.add("recipe", m.provenance.recipe).add("wall_seconds", m.provenance.wall_seconds);
       std::printf("%s\n", j.str().c_str());

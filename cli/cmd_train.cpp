@@ -25,6 +25,7 @@ struct TrainArgs {
   float fourier_sigma = 20.0f;
   int width = 256, layers = 4;
   float w0 = 200.0f;
+  float w0_hidden = 0.0f;
   int dense_steps = 1000, rounds = 15, round_steps = 200, last_round_steps = 0;
   std::string order = "second", pruning = "magnitude";
   int inner_steps = 2, tasks = 3;
@@ -50,7 +51,9 @@ std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
                 a.order.c_str(), c.maml.inner_steps, c.maml.inner_lr, c.outer.lr, c.tasks_per_step, a.pruning.c_str(),
                 static_cast<unsigned long long>(c.seed), c.pixel_fraction,
                 c.last_round_steps > 0 ? (" last-round=" + std::to_string(c.last_round_steps)).c_str() : "");
-  return buf;
+  std::string out = buf;
+  if (c.arch.w0_hidden > 0.0f) out += " w0-hidden=" + CLI::detail::to_string(c.arch.w0_hidden);
+  return out;
 }
 
 std::string hms(double s) {
@@ -63,6 +66,7 @@ std::string hms(double s) {
 int run_train(const TrainArgs& a) {
   MetaTrainingConfig c;
   c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
+  if (a.w0_hidden > 0.0f && a.w0_hidden != a.w0) c.arch.w0_hidden = a.w0_hidden;
   if (a.arch == "ffn") {  // the paper's appendix B: width/2 Gaussian frequencies, so the encoding is as wide as a layer
     if (a.width % 2 != 0) throw Error(ErrorCode::kInvalidArgument, "--arch ffn needs an even --width (the encoding is sin and cos of width/2 frequencies)");
     c.arch.network = Network::kFourier;
@@ -218,7 +222,10 @@ Runner add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--width", a->width, "Hidden width")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--layers", a->layers, "Hidden layers (ffn: the encoding counts as the first)")->capture_default_str()->check(CLI::Range(1, 64));
-  cmd->add_option("--w0", a->w0, "SIREN frequency factor")->capture_default_str();
+  cmd->add_option("--w0", a->w0, "SIREN frequency factor of the first layer (and of the others unless --w0-hidden)")
+      ->capture_default_str();
+  cmd->add_option("--w0-hidden", a->w0_hidden, "SIREN frequency factor of the sine layers after the first (0: same as --w0)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dense-steps", a->dense_steps, "Outer steps before the first pruning")->capture_default_str();
   cmd->add_option("--rounds", a->rounds, "Pruning rounds (each keeps 80% of the survivors)")->capture_default_str()->check(CLI::Range(0, 63));
   cmd->add_option("--round-steps", a->round_steps, "Outer steps after each pruning")->capture_default_str();

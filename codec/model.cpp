@@ -95,6 +95,9 @@ format::ModelFile to_model_file(const Model& model) {
   f.hidden_layers = static_cast<std::uint32_t>(model.arch.hidden_layers);
   f.out_features = static_cast<std::uint32_t>(model.arch.out_features);
   f.w0 = model.arch.w0;
+  // Stored only when it differs, so a model whose layers share one w0 is written (and identified)
+  // exactly as before the field existed.
+  f.w0_hidden = model.arch.hidden_w0() != model.arch.w0 ? model.arch.hidden_w0() : 0.0f;
   f.tile_size = static_cast<std::uint32_t>(model.tile_size);
   for (std::size_t i = 0; i < model.levels.size(); ++i) {
     format::ModelLevel l;
@@ -114,6 +117,7 @@ Model from_model_file(const format::ModelFile& f) {
   Model m;
   m.arch = Architecture{static_cast<int>(f.in_features), static_cast<int>(f.hidden_width),
                         static_cast<int>(f.hidden_layers), static_cast<int>(f.out_features), f.w0};
+  m.arch.w0_hidden = f.w0_hidden;
   if (f.arch == "ffn") {
     m.arch.network = Network::kFourier;
     m.arch.fourier_features = static_cast<int>(f.fourier_features);

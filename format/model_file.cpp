@@ -58,11 +58,14 @@ void validate_model(const ModelFile& m, std::uint32_t arch_code, std::uint32_t p
   if (!std::isfinite(m.w0)) bad(FormatErrorCode::kCorrupt, "w0 is not finite");
   if (arch_code == 1) {
     if (!(m.w0 > 0.0f)) bad(FormatErrorCode::kCorrupt, "siren w0 " + std::to_string(m.w0) + " is not positive");
+    if (!std::isfinite(m.w0_hidden) || !(m.w0_hidden >= 0.0f) || std::bit_cast<std::uint32_t>(m.w0_hidden) == 0x80000000u)
+      bad(FormatErrorCode::kCorrupt, "siren w0_hidden " + std::to_string(m.w0_hidden) + " is not 0 or positive");
     if (m.fourier_features != 0 || std::bit_cast<std::uint32_t>(m.fourier_sigma) != 0) {
       bad(FormatErrorCode::kCorrupt, "siren has Fourier-feature settings (they must be 0)");
     }
   } else {
     if (!(m.w0 >= 0.0f)) bad(FormatErrorCode::kCorrupt, "w0 is negative");
+    if (std::bit_cast<std::uint32_t>(m.w0_hidden) != 0) bad(FormatErrorCode::kCorrupt, "ffn has a w0_hidden (it must be 0)");
     in_range("fourier_features", m.fourier_features, 1, kMaxFeatures);
     if (!std::isfinite(m.fourier_sigma) || !(m.fourier_sigma > 0.0f)) {
       bad(FormatErrorCode::kCorrupt, "ffn fourier_sigma is not a positive finite number");
@@ -161,6 +164,7 @@ ModelId hash_identity(const ModelFile& m, std::uint32_t arch_code, std::uint32_t
   append_le32(prefix, param_count);
   append_le32(prefix, static_cast<std::uint32_t>(m.levels.size()));
   for (const ModelLevel& level : m.levels) append_le32(prefix, level.index);
+  if (std::bit_cast<std::uint32_t>(m.w0_hidden) != 0) append_le32(prefix, std::bit_cast<std::uint32_t>(m.w0_hidden));
   Sha256 h;
   h.update(prefix);
   h.update(raw);
@@ -203,6 +207,7 @@ ModelFile from_proto(const pb::ModelHeader& p, std::uint32_t& arch_code) {
   m.hidden_layers = p.hidden_layers();
   m.out_features = p.out_features();
   m.w0 = p.w0();
+  m.w0_hidden = p.w0_hidden();
   m.fourier_features = p.fourier_features();
   m.fourier_sigma = p.fourier_sigma();
   m.tile_size = p.tile_size();
@@ -252,6 +257,9 @@ Parsed parse(std::span<const std::uint8_t> bytes, const ModelReadLimits& limits)
   }
   out.model = from_proto(p, out.arch_code);
   const ModelFile& m = out.model;
+  const unsigned version = bytes[8] | (static_cast<unsigned>(bytes[9]) << 8);  // read_preamble checked it
+  if (version < 2 && std::bit_cast<std::uint32_t>(m.w0_hidden) != 0)
+    fail(FormatErrorCode::kCorrupt, "model file version 1 cannot have w0_hidden (a version 2 field)");
   validate_model(m, out.arch_code, m.param_count, limits, /*writing=*/false);
   for (const ModelLevel& level : m.levels) {
     if (level.kept > m.param_count) {
@@ -297,6 +305,7 @@ std::vector<std::uint8_t> write_model_file(const ModelFile& m, int zstd_level) {
   p.set_hidden_layers(m.hidden_layers);
   p.set_out_features(m.out_features);
   p.set_w0(m.w0);
+  p.set_w0_hidden(m.w0_hidden);
   p.set_fourier_features(m.fourier_features);
   p.set_fourier_sigma(m.fourier_sigma);
   p.set_tile_size(m.tile_size);
@@ -329,7 +338,8 @@ std::vector<std::uint8_t> write_model_file(const ModelFile& m, int zstd_level) {
     fail(FormatErrorCode::kInvalidArgument, "model file header would be " + str(header.size()) +
                                                 " bytes, more than " + str(kKind.max_header_bytes));
   }
-  return detail::assemble(kModelMagic, kModelVersion,
+  const std::uint16_t version = std::bit_cast<std::uint32_t>(m.w0_hidden) != 0 ? kModelVersion : 1;
+  return detail::assemble(kModelMagic, version,
                           std::span(reinterpret_cast<const std::uint8_t*>(header.data()), header.size()), frame);
 }
 

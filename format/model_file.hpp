@@ -22,7 +22,9 @@
 namespace msinr::format {
 
 inline constexpr std::array<std::uint8_t, 8> kModelMagic = {0x89, 'M', 'S', 'M', 'O', 'D', '\r', '\n'};
-inline constexpr std::uint16_t kModelVersion = 1;
+// Version 2 adds w0_hidden. The writer still writes version 1 for every model without it, so those
+// files stay byte-identical and readable by older builds; a reader refuses w0_hidden in version 1.
+inline constexpr std::uint16_t kModelVersion = 2;
 inline constexpr int kModelZstdLevel = 9;
 
 using ModelId = std::array<std::uint8_t, 32>;
@@ -54,6 +56,7 @@ struct ModelFile {
   std::uint32_t hidden_layers = 4;
   std::uint32_t out_features = 3;
   float w0 = 200.0f;                 // siren: > 0; ffn: >= 0 (unused)
+  float w0_hidden = 0.0f;            // siren: w0 of the later sine layers, > 0, or 0 for "= w0"; ffn: 0
   std::uint32_t fourier_features = 0;  // ffn: >= 1; siren: 0
   float fourier_sigma = 0.0f;          // ffn: > 0; siren: +0
   std::uint32_t tile_size = 0;         // 1..8192
@@ -73,7 +76,9 @@ struct ModelReadLimits {
 // SHA-256 of the canonical identity bytes of a model (docs/format.md, "Model id"):
 //   "msinr-model-id-1" (16 ASCII bytes), then u32 LE: arch (1 siren, 2 ffn), in_features,
 //   hidden_width, hidden_layers, out_features, bits of w0, fourier_features, bits of fourier_sigma,
-//   tile_size, param_count, level count, each level's index; then the raw payload.
+//   tile_size, param_count, level count, each level's index; then, only when w0_hidden is not 0,
+//   the bits of w0_hidden (so every model written before the field existed keeps its id); then
+//   the raw payload.
 // Validates the model first (FormatError kInvalidArgument).
 ModelId compute_model_id(const ModelFile& model);
 

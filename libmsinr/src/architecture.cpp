@@ -12,11 +12,12 @@ namespace msinr {
 void Architecture::validate() const {
   auto in_range = [](int v) { return v >= 1 && v <= 4096; };
   if (!in_range(in_features) || !in_range(hidden_width) || !in_range(out_features) || hidden_layers < 1 ||
-      hidden_layers > 64 || !(w0 > 0.0f) || !std::isfinite(w0)) {
+      hidden_layers > 64 || !(w0 > 0.0f) || !std::isfinite(w0) || !(w0_hidden >= 0.0f) ||
+      !std::isfinite(w0_hidden)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "invalid architecture: in=" + std::to_string(in_features) + " width=" + std::to_string(hidden_width) +
                     " layers=" + std::to_string(hidden_layers) + " out=" + std::to_string(out_features) +
-                    " w0=" + std::to_string(w0));
+                    " w0=" + std::to_string(w0) + " w0_hidden=" + std::to_string(w0_hidden));
   }
   if (network == Network::kFourier &&
       (hidden_layers < 2 || !in_range(fourier_features) || !(fourier_sigma > 0.0f) || !std::isfinite(fourier_sigma) ||
@@ -33,10 +34,22 @@ std::string Architecture::describe() const {
   if (network == Network::kFourier)
     std::snprintf(buf, sizeof buf, "FFN %d-%dx%d-%d, %d Fourier features, sigma %g", in_features, hidden_width,
                   hidden_layers, out_features, fourier_features, static_cast<double>(fourier_sigma));
+  else if (hidden_w0() != w0)
+    std::snprintf(buf, sizeof buf, "SIREN %d-%dx%d-%d, w0 %g (hidden %g)", in_features, hidden_width, hidden_layers,
+                  out_features, static_cast<double>(w0), static_cast<double>(hidden_w0()));
   else
     std::snprintf(buf, sizeof buf, "SIREN %d-%dx%d-%d, w0 %g", in_features, hidden_width, hidden_layers, out_features,
                   static_cast<double>(w0));
   return buf;
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kSine: return "sine";
+    case Activation::kRelu: return "relu";
+    case Activation::kLinear: return "linear";
+  }
+  return "?";
 }
 
 std::vector<float> fourier_matrix(const Architecture& arch) {
@@ -64,8 +77,8 @@ ParamLayout::ParamLayout(const Architecture& arch) : arch_(arch) {
     const bool last = l == arch.layer_count() - 1;
     v.in = l == 0 ? arch.input_width() : arch.hidden_width;
     v.out = last ? arch.out_features : arch.hidden_width;
-    v.sine = !last && !ffn;
-    v.relu = !last && ffn;
+    v.activation = last ? Activation::kLinear : ffn ? Activation::kRelu : Activation::kSine;
+    if (v.is_sine()) v.w0 = l == 0 ? arch.w0 : arch.hidden_w0();
     v.weight_offset = offset;
     offset += v.weight_count();
     v.bias_offset = offset;

@@ -42,7 +42,6 @@ template <class T>
 T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T* params, const Grid& grid,
                     const T* target, T* grad, T* out, const std::vector<std::uint32_t>* subset = nullptr) {
   const auto& layers = layout.layers();
-  const T w0 = static_cast<T>(layout.arch().w0);
   const bool use_subset = subset && !subset->empty() && target;
   const std::size_t n_pixels = use_subset ? subset->size() : grid.pixels();
   const int n_out = layout.arch().out_features;
@@ -65,15 +64,15 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
       for (std::size_t l = 0; l < layers.size(); ++l) {
         const LayerView& v = layers[l];
         act[l + 1].assign(v.out, T(0));
-        if (v.sine) cosv[l].assign(v.out, T(0));
+        if (v.is_sine()) cosv[l].assign(v.out, T(0));
         for (int o = 0; o < v.out; ++o) {
           T z = 0;
           for (int i = 0; i < v.in; ++i) z += weight(v, o, i) * act[l][i];
-          if (v.sine) {
-            const T a = kernels::sine_argument(z, params[v.bias_offset + o], w0);
+          if (v.is_sine()) {
+            const T a = kernels::sine_argument(z, params[v.bias_offset + o], static_cast<T>(v.w0));
             act[l + 1][o] = std::sin(a);
             cosv[l][o] = std::cos(a);
-          } else if (v.relu) {
+          } else if (v.is_relu()) {
             act[l + 1][o] = std::max(T(0), z + params[v.bias_offset + o]);
           } else {
             act[l + 1][o] = z + params[v.bias_offset + o];
@@ -94,9 +93,9 @@ T loss_and_gradient(const ParamLayout& layout, const std::uint8_t* mask, const T
       // Backward: delta holds dL/d(pre-activation) of layer l.
       for (std::size_t l = layers.size(); l-- > 0;) {
         const LayerView& v = layers[l];
-        if (v.sine)
-          for (int o = 0; o < v.out; ++o) delta[o] = kernels::sine_backward(delta[o], cosv[l][o], w0);
-        if (v.relu)
+        if (v.is_sine())
+          for (int o = 0; o < v.out; ++o) delta[o] = kernels::sine_backward(delta[o], cosv[l][o], static_cast<T>(v.w0));
+        if (v.is_relu())
           for (int o = 0; o < v.out; ++o) delta[o] = act[l + 1][o] > T(0) ? delta[o] : T(0);
         for (int o = 0; o < v.out; ++o) {
           grad[v.bias_offset + o] += delta[o];
@@ -129,7 +128,6 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
                    const T* target, T* grad, T* hv, const std::vector<std::uint32_t>* subset = nullptr) {
   const auto& layers = layout.layers();
   const std::size_t L = layers.size();
-  const T w0 = static_cast<T>(layout.arch().w0);
   const bool use_subset = subset && !subset->empty() && target;
   const std::size_t n_pixels = use_subset ? subset->size() : grid.pixels();
   const int n_out = layout.arch().out_features;
@@ -160,12 +158,12 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
             z += at(params, lv, o, i) * a[l][i];
             rz += at(v, lv, o, i) * a[l][i] + at(params, lv, o, i) * ra[l][i];
           }
-          if (lv.sine) {
-            s[l][o] = w0 * z;
-            rs[l][o] = w0 * rz;
+          if (lv.is_sine()) {
+            s[l][o] = static_cast<T>(lv.w0) * z;
+            rs[l][o] = static_cast<T>(lv.w0) * rz;
             a[l + 1][o] = std::sin(s[l][o]);
             ra[l + 1][o] = std::cos(s[l][o]) * rs[l][o];
-          } else if (lv.relu) {
+          } else if (lv.is_relu()) {
             // ReLU is piecewise linear: R{a} = 1[z > 0] R{z}, and no second-derivative term below.
             a[l + 1][o] = z > T(0) ? z : T(0);
             ra[l + 1][o] = z > T(0) ? rz : T(0);
@@ -186,7 +184,8 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
       }
       for (std::size_t l = L; l-- > 0;) {
         const LayerView& lv = layers[l];
-        if (lv.sine) {
+        if (lv.is_sine()) {
+          const T w0 = static_cast<T>(lv.w0);
           for (int o = 0; o < lv.out; ++o) {
             const T cs = std::cos(s[l][o]), sn = std::sin(s[l][o]);
             // d(pre) = dh * w0 cos(s);  R{d(pre)} = R{dh} w0 cos(s) - dh w0 sin(s) R{s}
@@ -195,7 +194,7 @@ T gradient_and_hvp(const ParamLayout& layout, const std::uint8_t* mask, const T*
             d[o] = dpre;
           }
         }
-        if (lv.relu) {
+        if (lv.is_relu()) {
           for (int o = 0; o < lv.out; ++o) {
             const bool on = a[l + 1][o] > T(0);
             d[o] = on ? d[o] : T(0);

@@ -23,6 +23,7 @@ void check_same_model(const f::ModelFile& a, const f::ModelFile& b) {
   CHECK(a.hidden_layers == b.hidden_layers);
   CHECK(a.out_features == b.out_features);
   CHECK(a.w0 == b.w0);
+  CHECK(a.w0_hidden == b.w0_hidden);
   CHECK(a.fourier_features == b.fourier_features);
   CHECK(a.fourier_sigma == b.fourier_sigma);
   CHECK(a.tile_size == b.tile_size);
@@ -160,10 +161,10 @@ TEST_CASE("format: model file: hash mismatch, versions and foreign files") {
   CHECK(error_of([&] { f::read_model_file(edited); }, &message) == Code::kCorrupt);
   CHECK(message.find("content hash mismatch") != std::string::npos);
 
-  Bytes v2 = file;
-  v2[8] = 2;
-  CHECK(error_of([&] { f::read_model_file(v2); }, &message) == Code::kUnsupported);
-  CHECK(message == "model file format version 2 is newer than this msinr supports (1)");
+  Bytes v3 = file;
+  v3[8] = 3;
+  CHECK(error_of([&] { f::read_model_file(v3); }, &message) == Code::kUnsupported);
+  CHECK(message == "model file format version 3 is newer than this msinr supports (2)");
   CHECK(error_of([&] { f::read_model_file(small_container()); }, &message) == Code::kCorrupt);
   CHECK(message.find("container") != std::string::npos);
   const Bytes png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13};
@@ -231,4 +232,28 @@ TEST_CASE("format: model: the generated corrupt variants are all refused with th
     ++n;
   }
   CHECK(n >= 15);
+}
+
+TEST_CASE("format: model file: w0_hidden is version 2, absent keeps version 1 and the old id") {
+  f::ModelFile m = small_model();
+  const Bytes v1 = f::write_model_file(m);
+  CHECK(v1[8] == 1);
+  m.w0_hidden = 12.5f;
+  const Bytes v2 = f::write_model_file(m);
+  CHECK(v2[8] == 2);
+  const f::ModelFile back = f::read_model_file(v2);
+  check_same_model(m, back);
+  CHECK(back.model_id != f::read_model_file(v1).model_id);  // it changes how the network decodes
+  // The id follows the spec, field included.
+  const Parts parts = split(v2);
+  pb::ModelHeader h;
+  REQUIRE(h.ParseFromArray(parts.header.data(), static_cast<int>(parts.header.size())));
+  CHECK(spec_model_id(h, zstd_decompress(parts.frame)) == back.model_id);
+  // A version-1 file cannot carry the field: an old reader would ignore it and decode wrongly.
+  std::string message;
+  const Bytes forged = edit_model(v1, [](pb::ModelHeader& x) { x.set_w0_hidden(12.5f); });
+  CHECK(error_of([&] { f::read_model_file(forged); }, &message) == Code::kCorrupt);
+  CHECK(message.find("w0_hidden") != std::string::npos);
+  m.w0_hidden = -1.0f;
+  CHECK(error_of([&] { f::write_model_file(m); }) == Code::kInvalidArgument);
 }

@@ -16,7 +16,7 @@ TEST_CASE("default SIREN has the paper's parameter counts") {
   REQUIRE(layout.layers().size() == 5);
   CHECK(layout.layers()[0].in == 2);
   CHECK(layout.layers()[4].out == 3);
-  CHECK_FALSE(layout.layers()[4].sine);
+  CHECK_FALSE(layout.layers()[4].is_sine());
   // Layers are packed [W0, b0, W1, b1, ...] with no gaps.
   std::size_t expected = 0;
   for (const auto& v : layout.layers()) {
@@ -102,9 +102,9 @@ TEST_CASE("the paper's FFN (appendix B): layout, fixed Gaussian encoding, init")
   CHECK(layout.weight_count() == 197376u);  // 3*256*256 + 256*3
   CHECK(layout.param_count() == 197376u + 3 * 256 + 3);
   CHECK(layout.layers()[0].in == 256);
-  CHECK(layout.layers()[0].relu);
-  CHECK_FALSE(layout.layers()[0].sine);
-  CHECK_FALSE(layout.layers()[3].relu);
+  CHECK(layout.layers()[0].is_relu());
+  CHECK_FALSE(layout.layers()[0].is_sine());
+  CHECK_FALSE(layout.layers()[3].is_relu());
   CHECK(arch.describe() == "FFN 2-256x4-3, 128 Fourier features, sigma 20");
   CHECK(Architecture{}.describe() == "SIREN 2-256x4-3, w0 200");
 
@@ -143,4 +143,29 @@ TEST_CASE("the paper's FFN (appendix B): layout, fixed Gaussian encoding, init")
   bad = arch;
   bad.fourier_sigma = 0.0f;
   CHECK_THROWS_AS(ParamLayout{bad}, Error);
+}
+
+TEST_CASE("first and hidden w0: each sine layer carries its own, the init follows the hidden one") {
+  Architecture arch{2, 16, 3, 3, 30.0f};
+  arch.w0_hidden = 12.0f;
+  const ParamLayout layout(arch);
+  REQUIRE(layout.layers().size() == 4);
+  CHECK(layout.layers()[0].w0 == 30.0f);
+  CHECK(layout.layers()[1].w0 == 12.0f);
+  CHECK(layout.layers()[2].w0 == 12.0f);
+  CHECK(layout.layers()[3].activation == Activation::kLinear);
+  CHECK(arch.describe() == "SIREN 2-16x3-3, w0 30 (hidden 12)");
+  // Unset (0) means the same as w0: every model written before the split.
+  Architecture same{2, 16, 3, 3, 30.0f};
+  CHECK(same.hidden_w0() == 30.0f);
+  CHECK(ParamLayout(same).layers()[2].w0 == 30.0f);
+  const auto p = siren_init(arch, 1);
+  const auto& hidden = layout.layers()[1];
+  double max_abs = 0.0;
+  for (std::size_t i = 0; i < hidden.weight_count(); ++i)
+    max_abs = std::max(max_abs, std::fabs(static_cast<double>(p[hidden.weight_offset + i])));
+  CHECK(max_abs <= std::sqrt(6.0 / 16) / 12.0);
+  CHECK(max_abs >= 0.9 * std::sqrt(6.0 / 16) / 12.0);
+  arch.w0_hidden = -1.0f;
+  CHECK_THROWS_AS(ParamLayout{arch}, Error);
 }

@@ -123,3 +123,18 @@ TEST_CASE("FFN (Fourier features + ReLU): gradient and Hessian-vector product ma
   check_hvp_against_finite_differences(arch, dense_mask(layout), 1e-6);
   check_hvp_against_finite_differences(arch, test::random_mask(layout, 0.4, 14), 1e-6);
 }
+
+TEST_CASE("separate first and hidden w0: gradient and Hessian-vector product match finite differences") {
+  // The codec's networks use a lower hidden w0 than the first layer's (or a higher one); every
+  // value the model search covers (10..200) must differentiate exactly.
+  for (const auto& [first, hidden] : {std::pair{30.0f, 10.0f}, std::pair{10.0f, 60.0f}, std::pair{200.0f, 30.0f}}) {
+    Architecture arch{2, 6, 3, 3, first};
+    arch.w0_hidden = hidden;
+    CAPTURE(first);
+    CAPTURE(hidden);
+    const ParamLayout layout(arch);
+    const double h = first >= 100.0f ? 1e-7 : 1e-6;
+    check_gradient_against_finite_differences(arch, dense_mask(layout), h);
+    check_hvp_against_finite_differences(arch, test::random_mask(layout, 0.5, 21), h);
+  }
+}

@@ -22,11 +22,16 @@ struct Architecture {
   int hidden_width = 256;  // neurons per sine layer
   int hidden_layers = 4;   // sine layers y = sin(w0 * (W x + b)); a linear layer follows
   int out_features = 3;    // RGB
-  float w0 = 200.0f;       // frequency factor of every sine layer (Tancik et al. 2021 use 200)
+  float w0 = 200.0f;       // frequency factor of the first sine layer (Tancik et al. 2021 use 200)
+  // Frequency factor of the sine layers after the first; 0 means "the same as w0" (every model
+  // written before the two were separate). Hidden weights are initialised at sqrt(6/in)/w0_hidden,
+  // so this sets how far an optimizer step moves a hidden layer's phase relative to the first's.
+  float w0_hidden = 0.0f;
   Network network = Network::kSiren;
   int fourier_features = 0;    // kFourier: rows of B (the encoding has twice as many values)
   float fourier_sigma = 0.0f;  // kFourier: standard deviation of B's entries (the paper: 20)
 
+  float hidden_w0() const { return w0_hidden > 0.0f ? w0_hidden : w0; }
   // Throws msinr::Error(kInvalidArgument) for sizes outside [1, 4096], a non-positive w0, or (ffn)
   // fewer than 2 hidden layers or a non-positive sigma.
   void validate() const;
@@ -39,6 +44,15 @@ struct Architecture {
   bool operator==(const Architecture&) const = default;
 };
 
+// What a layer does to W x + b. The table of what each network's layers are is ParamLayout's
+// constructor; backends switch on this and nothing else.
+enum class Activation : std::uint8_t {
+  kSine,    // sin(w0 (W x + b)), w0 = LayerView::w0
+  kRelu,    // max(0, W x + b)
+  kLinear,  // W x + b: the output layer
+};
+const char* activation_name(Activation a);
+
 // Where one layer's weights (out x in, row-major, as in PyTorch's nn.Linear) and bias live
 // inside the flat parameter vector. Layers are stored in order as [W0, b0, W1, b1, ...].
 struct LayerView {
@@ -46,8 +60,10 @@ struct LayerView {
   int out = 0;
   std::size_t weight_offset = 0;
   std::size_t bias_offset = 0;
-  bool sine = true;   // SIREN hidden layer: sin(w0 (W x + b))
-  bool relu = false;  // FFN hidden layer: max(0, W x + b). Neither: the final linear layer.
+  Activation activation = Activation::kSine;
+  float w0 = 0.0f;  // kSine only: this layer's frequency factor
+  bool is_sine() const { return activation == Activation::kSine; }
+  bool is_relu() const { return activation == Activation::kRelu; }
   std::size_t weight_count() const { return static_cast<std::size_t>(in) * out; }
 };
 

@@ -104,7 +104,7 @@ class CpuEvaluator final : public Evaluator {
       w.x.resize(static_cast<std::size_t>(arch.input_width()) * block_);
       for (const auto& v : layout_.layers()) {
         w.act.emplace_back(static_cast<std::size_t>(v.out) * block_);
-        w.cosv.emplace_back(v.sine ? static_cast<std::size_t>(v.out) * block_ : 0);
+        w.cosv.emplace_back(v.is_sine() ? static_cast<std::size_t>(v.out) * block_ : 0);
       }
       w.d0.resize(static_cast<std::size_t>(max_width) * block_);
       w.d1.resize(static_cast<std::size_t>(max_width) * block_);
@@ -234,7 +234,7 @@ class CpuEvaluator final : public Evaluator {
     if (!w.ract.empty()) return;
     for (const auto& v : layout_.layers()) {
       w.ract.emplace_back(static_cast<std::size_t>(v.out) * block_);
-      w.rs.emplace_back(v.sine ? static_cast<std::size_t>(v.out) * block_ : 0);
+      w.rs.emplace_back(v.is_sine() ? static_cast<std::size_t>(v.out) * block_ : 0);
     }
     w.r0.resize(w.d0.size());
     w.r1.resize(w.d1.size());
@@ -275,7 +275,6 @@ class CpuEvaluator final : public Evaluator {
                      float* out) {
     const int ld = (nb + 7) / 8 * 8;
     const Architecture& arch = layout_.arch();
-    const float w0 = arch.w0;
     const float* eff = eff_.data();
     const float* effv = rmode ? eff_v_.data() : nullptr;
     // Coordinates of this block's pixels; padding lanes are zero and get zero gradient below.
@@ -304,15 +303,15 @@ class CpuEvaluator final : public Evaluator {
         product(lp, false, effv, lp.s.vval, lp.s.t_vval, A, RZ, ld, false);
         if (l > 0) product(lp, false, eff, lp.s.val, lp.s.t_val, w.ract[l - 1].data(), RZ, ld, true);
       }
-      if (v.sine) {
-        k_.bias_sincos(v.out, eff + v.bias_offset, w0, Z, Z, need_cos ? w.cosv[l].data() : nullptr, ld);
+      if (v.is_sine()) {
+        k_.bias_sincos(v.out, eff + v.bias_offset, v.w0, Z, Z, need_cos ? w.cosv[l].data() : nullptr, ld);
         if (rmode) {
           // R{s} = w0 (R{z} + v_b) kept for backward; R{a} = cos(s) R{s}.
           float* RS = w.rs[l].data();
-          k_.r_sine_forward(v.out, effv + v.bias_offset, w0, w.ract[l].data(), w.cosv[l].data(), RS, ld);
+          k_.r_sine_forward(v.out, effv + v.bias_offset, v.w0, w.ract[l].data(), w.cosv[l].data(), RS, ld);
           std::swap(w.ract[l], w.rs[l]);
         }
-      } else if (v.relu) {
+      } else if (v.is_relu()) {
         // a = max(0, z + b); R{a} = 1[a > 0] (R{z} + v_b). a > 0 is also the mask backward uses.
         for (int o = 0; o < v.out; ++o) {
           const float b = eff[v.bias_offset + o];
@@ -384,13 +383,13 @@ class CpuEvaluator final : public Evaluator {
     for (std::size_t l = n_layers; l-- > 0;) {
       const LayerPlan& lp = plan_[l];
       const LayerView& v = lp.view;
-      if (v.sine) {
+      if (v.is_sine()) {
         if (rmode)
-          k_.r_sine_backward(v.out, w0, dcur, rcur, w.act[l].data(), w.cosv[l].data(), w.rs[l].data(),
+          k_.r_sine_backward(v.out, v.w0, dcur, rcur, w.act[l].data(), w.cosv[l].data(), w.rs[l].data(),
                              g + v.bias_offset, h + v.bias_offset, ld);
         else
-          k_.sine_backward(v.out, w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
-      } else if (v.relu) {
+          k_.sine_backward(v.out, v.w0, dcur, w.cosv[l].data(), dcur, g + v.bias_offset, ld);
+      } else if (v.is_relu()) {
         // ReLU is piecewise linear: the gradient and its R{} pass where a > 0, nothing else.
         for (int o = 0; o < v.out; ++o) {
           const std::size_t row = static_cast<std::size_t>(o) * ld;

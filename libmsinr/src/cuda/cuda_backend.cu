@@ -441,7 +441,7 @@ class Engine {
     for (const LayerView& v : layout_.layers()) {
       act_.emplace_back().allocate(slot(v.out) * F);
       cos_.emplace_back();
-      if (v.sine) cos_.back().allocate(slot(v.out) * F);
+      if (v.is_sine()) cos_.back().allocate(slot(v.out) * F);
     }
     d0_.allocate(slot(max_width_) * F);
     d1_.allocate(slot(max_width_) * F);
@@ -459,7 +459,7 @@ class Engine {
     std::size_t floats = static_cast<std::size_t>(arch.input_width()) * grid.pixels() + 8 * layout.param_count();
     int max_width = arch.input_width();
     for (const LayerView& v : layout.layers()) {
-      floats += grid.pixels() * static_cast<std::size_t>(v.out) * (v.sine ? 2 : 1);
+      floats += grid.pixels() * static_cast<std::size_t>(v.out) * (v.is_sine() ? 2 : 1);
       max_width = std::max({max_width, v.in, v.out});
     }
     floats += 2 * grid.pixels() * static_cast<std::size_t>(max_width);
@@ -486,7 +486,7 @@ class Engine {
     for (const LayerView& lv : layout_.layers()) {
       ract_.emplace_back().allocate(slot(lv.out) * F);
       rs_.emplace_back();
-      if (lv.sine) rs_.back().allocate(slot(lv.out) * F);
+      if (lv.is_sine()) rs_.back().allocate(slot(lv.out) * F);
     }
     r0_.allocate(slot(max_width_) * F);
     r1_.allocate(slot(max_width_) * F);
@@ -535,7 +535,6 @@ class Engine {
   // with `r` the R-operator companions at direction v(). `keep_cos`: store cosines for backward.
   void forward(bool keep_cos, bool r) {
     const auto& layers = layout_.layers();
-    const float w0 = layout_.arch().w0;
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const LayerView& lv = layers[l];
       const float* A = l == 0 ? x_.get() : act_[l - 1].get();
@@ -553,12 +552,12 @@ class Engine {
                slot(lv.in), 1.0f, RZ, lv.out, slot(lv.out), n_);
       }
       const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
-      if (lv.sine) {
+      if (lv.is_sine()) {
         MSINR_LAUNCH(sine_forward_kernel, grid, kThreads, ctx_.stream())(
             Z, keep_cos || r ? cos_[l].get() : nullptr, RZ, r ? rs_[l].get() : nullptr, params_.get(),
-            r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), w0);
+            r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out), lv.w0);
         check_launch("sine_forward_kernel");
-      } else if (lv.relu) {
+      } else if (lv.is_relu()) {
         MSINR_LAUNCH(relu_forward_kernel, grid, kThreads, ctx_.stream())(
             Z, RZ, params_.get(), r ? v_.get() : nullptr, lv.bias_offset, P_, lv.out, n_, slot(lv.out));
         check_launch("relu_forward_kernel");
@@ -577,7 +576,6 @@ class Engine {
     const auto& layers = layout_.layers();
     const std::size_t L = layers.size();
     const int n_out = layout_.arch().out_features;
-    const float w0 = layout_.arch().w0;
     const float inv_count = static_cast<float>(1.0 / (static_cast<double>(n_) * n_out));
     float* dcur = d0_.get();
     float* dnext = d1_.get();
@@ -596,13 +594,13 @@ class Engine {
 
     for (std::size_t l = L; l-- > 0;) {
       const LayerView& lv = layers[l];
-      if (lv.sine) {
+      if (lv.is_sine()) {
         const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
         MSINR_LAUNCH(sine_backward_kernel, grid, kThreads, ctx_.stream())(
             dcur, rcur, act_[l].get(), cos_[l].get(), r ? rs_[l].get() : nullptr, lv.out, n_, d_stride, slot(lv.out),
-            w0);
+            lv.w0);
         check_launch("sine_backward_kernel");
-      } else if (lv.relu) {
+      } else if (lv.is_relu()) {
         const dim3 grid = fit_grid(static_cast<std::size_t>(lv.out) * n_, fits_);
         MSINR_LAUNCH(relu_backward_kernel, grid, kThreads, ctx_.stream())(dcur, rcur, act_[l].get(), lv.out, n_,
                                                                            d_stride, slot(lv.out));
