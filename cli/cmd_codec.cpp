@@ -45,6 +45,8 @@ struct EncodeArgs {
   double bpp = 0.0, psnr = 0.0;
   int steps = 100;
   float lr = 0.0f;
+  int bits = 0;
+  double quant_loss = 0.1;
   EngineArgs engine;
   bool quiet = false, json = false;
 };
@@ -66,6 +68,8 @@ int run_encode(const EncodeArgs& a) {
   o.target_psnr = a.psnr;
   o.steps = a.steps;
   o.lr = a.lr;
+  o.bits = a.bits;
+  o.quant_loss_db = a.quant_loss;
   o.device = codec::parse_device(a.engine.device);
   o.threads = a.engine.threads;
   const bool tty = !a.quiet && stderr_is_terminal();
@@ -87,7 +91,7 @@ int run_encode(const EncodeArgs& a) {
     JsonLine j;
     j.add("input", a.input).add("output", a.output).add("width", rgb.width).add("height", rgb.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
-    j.add("lr", static_cast<double>(r.lr));
+    j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload);
     j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
     j.add("seconds", r.seconds).add("device", r.device).add("model", model.id_hex());
     std::printf("%s\n", j.str().c_str());
@@ -171,13 +175,14 @@ int run_info(const InfoArgs& a) {
     j.add("height", static_cast<long long>(h.height)).add("bytes", info.file_bytes).add("bpp", info.bpp);
     j.add("model", format::model_id_hex(h.model_id)).add("level", static_cast<long long>(h.level));
     j.add("tile_size", static_cast<long long>(h.tile_size)).add("tiles", static_cast<long long>(h.tile_count));
-    j.add("values_per_tile", static_cast<long long>(h.values_per_tile)).add("precision", "fp16");
+    j.add("values_per_tile", static_cast<long long>(h.values_per_tile)).add("precision", h.precision == format::Precision::kQuantized ? "quantized" : "fp16");
     j.add("steps", static_cast<long long>(h.steps));
     std::printf("%s\n", j.str().c_str());
   } else {
-    std::printf("%s: msinr image %ux%u, %zu bytes, %.3f bpp\n  model %s, level %u, %u tiles of %u, %u fp16 values per tile, %u steps\n",
+    std::printf("%s: msinr image %ux%u, %zu bytes, %.3f bpp\n  model %s, level %u, %u tiles of %u, %u %s values per tile, %u steps\n",
                 a.input.c_str(), h.width, h.height, info.file_bytes, info.bpp, format::model_id_hex(h.model_id).c_str(),
-                h.level, h.tile_count, h.tile_size, h.values_per_tile, h.steps);
+                h.level, h.tile_count, h.tile_size, h.values_per_tile,
+                h.precision == format::Precision::kQuantized ? "quantized" : "fp16", h.steps);
   }
   return 0;
 }
@@ -189,8 +194,10 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   CLI::App* enc = app.add_subcommand("encode", "Encode an image (PNG/JPEG) into an .msinr file");
   enc->footer(
       "Cuts the image into the model's tiles and fits each from the chosen level's meta-learned\n"
-      "sparse init (100 Adam steps by default), then stores the surviving weights as fp16, zstd-\n"
-      "compressed. Prints bytes, bits per pixel, and PSNR/SSIM of the decoded image.\n"
+      "sparse init (100 Adam steps by default), then quantizes each tile's change from the init with\n"
+      "one step per tensor (the coarsest that costs at most --quant-loss dB) and entropy-codes the\n"
+      "integers (--bits 16 stores fp16 instead). Prints bytes, bits per pixel, and PSNR/SSIM of the\n"
+      "decoded image.\n"
       "Pick the level with one of: --level K, -q QUALITY (100 densest .. 0 sparsest), --bpp B (the\n"
       "densest level that fits), --psnr P (the sparsest level that reaches it; tries several).\n\n"
       "Examples:\n  msinr encode photo.png photo.msinr\n  msinr encode photo.jpg -o photo.msinr --bpp 2\n"
@@ -206,6 +213,13 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
   enc->add_option("--lr", e->lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
       ->check(CLI::PositiveNumber);
+  enc->add_option("--bits", e->bits,
+                  "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
+                  "(the original format, version 1)")
+      ->check(CLI::IsMember({0, 16}));
+  enc->add_option("--quant-loss", e->quant_loss,
+                  "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
+      ->capture_default_str()->check(CLI::Range(0.0, 20.0));
   add_engine_options(*enc, e->engine);
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors");
   enc->add_flag("--json", e->json, "Print one JSON object with the results");

@@ -8,8 +8,10 @@
 #include <cmath>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "codec/metrics.hpp"
+#include "codec/quantize.hpp"
 #include "codec/tiling.hpp"
 #include "msinr/backend.hpp"
 #include "msinr/batch_fit.hpp"
@@ -68,6 +70,52 @@ void place_tile(const std::vector<float>& tile_rgb, const TileRect& r, int image
     std::copy_n(&tile_rgb[static_cast<std::size_t>(y) * r.width * 3], static_cast<std::size_t>(r.width) * 3,
                 &image_rgb[((static_cast<std::size_t>(r.y0) + y) * image_width + r.x0) * 3]);
 }
+
+// Renders every tile of a width x height image from tile values (tile after tile, in stored order,
+// absolute) at native resolution into float RGB; evaluators are made once per tile size.
+class TileRenderer {
+ public:
+  TileRenderer(const Model& model, const MetaLevel& level, int width, int height, int threads)
+      : model_(model), level_(level), width_(width), height_(height), layout_(model.arch),
+        stored_(stored_indices(layout_, level.mask)), tiles_(tile_rects(width, height, model.tile_size)) {
+    CpuBackendOptions o;
+    o.threads = threads;
+    backend_ = make_cpu_backend(o);
+  }
+  void render(const std::vector<float>& values, std::vector<float>& rgb) {
+    rgb.assign(static_cast<std::size_t>(width_) * height_ * 3, 0.0f);
+    std::vector<float> params(layout_.param_count()), y;
+    for (std::size_t t = 0; t < tiles_.size(); ++t) {
+      const TileRect& r = tiles_[t];
+      Evaluator& ev = evaluator_for(r);
+      std::fill(params.begin(), params.end(), 0.0f);
+      for (std::size_t k = 0; k < stored_.size(); ++k) params[stored_[k]] = values[t * stored_.size() + k];
+      y.resize(static_cast<std::size_t>(r.width) * r.height * 3);
+      ev.forward(params.data(), y.data());
+      for (int row = 0; row < r.height; ++row)
+        std::copy_n(&y[static_cast<std::size_t>(row) * r.width * 3], static_cast<std::size_t>(r.width) * 3,
+                    &rgb[((static_cast<std::size_t>(r.y0) + row) * width_ + r.x0) * 3]);
+    }
+  }
+  const std::vector<std::uint32_t>& stored() const { return stored_; }
+  std::size_t tiles() const { return tiles_.size(); }
+
+ private:
+  Evaluator& evaluator_for(const TileRect& r) {
+    for (auto& [w, h, ev] : evaluators_)
+      if (w == r.width && h == r.height) return *ev;
+    evaluators_.emplace_back(r.width, r.height, backend_->make_evaluator(model_.arch, level_.mask, tile_grid(r, model_.tile_size)));
+    return *std::get<2>(evaluators_.back());
+  }
+  const Model& model_;
+  const MetaLevel& level_;
+  int width_, height_;
+  ParamLayout layout_;
+  std::vector<std::uint32_t> stored_;
+  std::vector<TileRect> tiles_;
+  std::unique_ptr<Backend> backend_;
+  std::vector<std::tuple<int, int, std::unique_ptr<Evaluator>>> evaluators_;
+};
 
 bool batched_fitting(const EncodeOptions& opt) {
   switch (opt.tile_fitting) {
@@ -228,7 +276,35 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     h.values_per_tile = static_cast<std::uint32_t>(values_of(level));
     EncodeResult r;
     try {
-      r.bytes = format::write_container(h, fitted.values);
+      if (opt.bits == 16) {
+        r.bytes = format::write_container(h, fitted.values);
+        r.payload = "fp16";
+      } else {
+        TileRenderer renderer(model, level, rgb.width, rgb.height, opt.threads);
+        std::vector<float> init(renderer.stored().size());
+        for (std::size_t k = 0; k < init.size(); ++k) init[k] = level.init[renderer.stored()[k]];
+        const auto groups = quant_groups(layout, level.mask);
+        auto render = [&](const std::vector<float>& v, std::vector<float>& out) { renderer.render(v, out); };
+        auto psnr = [&](const std::vector<float>& out) { return psnr_8bit(from_float_rgb(out.data(), rgb.width, rgb.height), rgb); };
+        std::vector<float> clean;
+        render(fitted.values, clean);
+        // The probe sees offsets from the init: that is what the steps quantize.
+        std::vector<float> offsets = fitted.values;
+        for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] -= init[i % init.size()];
+        std::vector<float> probe_rgb;
+        const auto allocation = step_allocation(offsets, groups, renderer.tiles(), clean, [&](const std::vector<float>& off, std::vector<float>& out) {
+          std::vector<float> v = off;
+          for (std::size_t i = 0; i < v.size(); ++i) v[i] += init[i % init.size()];
+          render(v, out);
+        });
+        const QuantizedPayload q = quantize_for_psnr(fitted.values, init, groups, allocation,
+                                                     fitted.psnr - opt.quant_loss_db, render, psnr);
+        h.group_sizes = q.group_sizes;
+        h.quant_steps = q.steps;
+        r.bytes = format::write_quantized_container(h, q.symbols);
+        r.psnr = q.psnr;
+        r.payload = "quantized";
+      }
     } catch (const format::FormatError& e) {
       rethrow_format_error(e, "encode");
     }
@@ -333,6 +409,10 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
   if (stored.size() != h.values_per_tile)
     throw Error(ErrorCode::kCorrupt, name + ": " + std::to_string(h.values_per_tile) + " values per tile, level " +
                                          std::to_string(level.index) + " stores " + std::to_string(stored.size()));
+  const bool offsets = h.precision == format::Precision::kQuantized;
+  if (offsets && h.group_sizes != quant_groups(layout, level.mask))
+    throw Error(ErrorCode::kCorrupt, name + ": its quantizer groups do not match level " + std::to_string(level.index) +
+                                         "'s tensors");
   const int W = static_cast<int>(h.width), H = static_cast<int>(h.height), T = model.tile_size;
   int ow = 0, oh = 0;
   output_size(opt, W, H, ow, oh);
@@ -369,7 +449,8 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
       if (cx1 < cx0) continue;
       const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
       std::fill(params.begin(), params.end(), 0.0f);
-      for (std::size_t k = 0; k < stored.size(); ++k) params[stored[k]] = c.values[t * stored.size() + k];
+      for (std::size_t k = 0; k < stored.size(); ++k)
+        params[stored[k]] = offsets ? level.init[stored[k]] + c.values[t * stored.size() + k] : c.values[t * stored.size() + k];
       Grid g;
       g.rows = band_rows;
       g.cols = cx1 - cx0 + 1;

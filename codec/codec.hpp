@@ -27,6 +27,10 @@ struct EncodeOptions {
   double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
   int steps = 100;           // Adam steps per tile
   float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
+  // Payload: 0 quantized and entropy-coded (container version 2, the default); 16 fp16 + zstd (version 1).
+  int bits = 0;
+  // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's.
+  double quant_loss_db = 0.1;
   Device device = Device::kAuto;
   int threads = 0;           // 0: all cores
   TileFitting tile_fitting = TileFitting::kAuto;
@@ -41,7 +45,9 @@ struct EncodeResult {
   std::size_t tiles = 0;
   std::size_t values_per_tile = 0;
   double seconds = 0.0;
-  double fit_psnr = 0.0;            // 8-bit PSNR of the float fit before fp16 rounding
+  double fit_psnr = 0.0;            // 8-bit PSNR of the float fit before fp16 rounding / quantization
+  double psnr = 0.0;                // 8-bit PSNR of what the decoder will render (0: not measured, fp16)
+  std::string payload;              // "quantized" or "fp16"
   float lr = 0.0f;                  // the Adam learning rate used
   std::string device;               // what did the fitting
 };

@@ -7,6 +7,7 @@
 
 #include "format/checksum.hpp"
 #include "format/detail/framing.hpp"
+#include "format/entropy/symbol_coder.hpp"
 #include "format/half.hpp"
 #include "msinr_format.pb.h"
 
@@ -28,9 +29,12 @@ void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool wr
   if (h.channels != 3) {
     bad(FormatErrorCode::kUnsupported, "has " + str(h.channels) + " channels; format version 1 stores 3 (RGB)");
   }
-  if (h.precision != Precision::kFp16) {
-    bad(FormatErrorCode::kUnsupported,
-        "precision " + str(static_cast<std::uint32_t>(h.precision)) + " is not supported (only 1 = fp16)");
+  if (h.precision != Precision::kFp16 && h.precision != Precision::kQuantized) {
+    bad(FormatErrorCode::kUnsupported, "precision " + str(static_cast<std::uint32_t>(h.precision)) +
+                                           " is not supported (1 = fp16, 2 = quantized)");
+  }
+  if (h.precision == Precision::kFp16 && (!h.group_sizes.empty() || !h.quant_steps.empty())) {
+    bad(FormatErrorCode::kCorrupt, "is fp16 but has quantizer groups");
   }
   if (h.width == 0 || h.height == 0) {
     bad(FormatErrorCode::kCorrupt, "has an empty image size " + str(h.width) + "x" + str(h.height));
@@ -60,6 +64,27 @@ void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool wr
     bad(FormatErrorCode::kLimit, str(h.values_per_tile) + " values per tile exceed the limit of " +
                                      str(limits.max_values_per_tile));
   }
+  if (h.precision == Precision::kQuantized) {
+    if (h.group_sizes.empty() || h.group_sizes.size() > kMaxQuantGroups) {
+      bad(FormatErrorCode::kCorrupt, "is quantized with " + str(h.group_sizes.size()) + " groups (1.." +
+                                         str(kMaxQuantGroups) + ")");
+    }
+    if (h.quant_steps.size() != h.group_sizes.size()) {
+      bad(FormatErrorCode::kCorrupt, "has " + str(h.quant_steps.size()) + " quantizer steps for " +
+                                         str(h.group_sizes.size()) + " groups");
+    }
+    std::uint64_t sum = 0;
+    for (std::uint32_t n : h.group_sizes) sum += n;
+    if (sum != h.values_per_tile) {
+      bad(FormatErrorCode::kCorrupt, "quantizer groups hold " + str(sum) + " values per tile, not " +
+                                         str(h.values_per_tile));
+    }
+    for (float step : h.quant_steps) {
+      if (!std::isfinite(step) || !(step > 0.0f) || step > kMaxQuantStep) {
+        bad(FormatErrorCode::kCorrupt, "has a quantizer step " + std::to_string(step) + " (must be in (0, 2^20])");
+      }
+    }
+  }
   if (h.level > limits.max_level) {
     bad(FormatErrorCode::kLimit, "level " + str(h.level) + " exceeds the limit of " + str(limits.max_level));
   }
@@ -74,6 +99,14 @@ void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool wr
 
 // The rules on the fields the writer computes.
 void validate_payload_fields(const ContainerHeader& h) {
+  if (h.precision == Precision::kQuantized) {
+    // The coded symbols are the payload: nothing is decompressed, so both sizes are its length.
+    if (h.payload_raw_size != h.payload_compressed_size || h.payload_compressed_size < 4) {
+      fail(FormatErrorCode::kCorrupt, "quantized container says its payload is " + str(h.payload_raw_size) + " / " +
+                                          str(h.payload_compressed_size) + " bytes (both must be the coded length, >= 4)");
+    }
+    return;
+  }
   const std::uint64_t raw = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile * 2;
   if (h.payload_raw_size != raw) {
     fail(FormatErrorCode::kCorrupt, "container says its payload is " + str(h.payload_raw_size) + " bytes but " +
@@ -107,6 +140,11 @@ ContainerHeader from_proto(const pb::ContainerHeader& p) {
   h.payload_raw_size = p.payload_raw_size();
   h.payload_compressed_size = p.payload_compressed_size();
   h.payload_crc = p.payload_crc();
+  if (p.group_sizes_size() > static_cast<int>(kMaxQuantGroups) || p.quant_steps_size() > static_cast<int>(kMaxQuantGroups)) {
+    fail(FormatErrorCode::kCorrupt, "container declares more than " + str(kMaxQuantGroups) + " quantizer groups");
+  }
+  h.group_sizes.assign(p.group_sizes().begin(), p.group_sizes().end());
+  h.quant_steps.assign(p.quant_steps().begin(), p.quant_steps().end());
   return h;
 }
 
@@ -125,6 +163,8 @@ pb::ContainerHeader to_proto(const ContainerHeader& h) {
   p.set_payload_raw_size(h.payload_raw_size);
   p.set_payload_compressed_size(h.payload_compressed_size);
   p.set_payload_crc(h.payload_crc);
+  for (std::uint32_t n : h.group_sizes) p.add_group_sizes(n);
+  for (float step : h.quant_steps) p.add_quant_steps(step);
   return p;
 }
 
@@ -144,6 +184,10 @@ Parsed parse(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
   Parsed out;
   out.frame = detail::check_body(bytes, header_bytes.size(), p.payload_compressed_size(), kKind);
   out.header = from_proto(p);
+  const unsigned version = bytes[8] | (static_cast<unsigned>(bytes[9]) << 8);  // read_preamble checked it
+  if (version < 2 && out.header.precision == Precision::kQuantized) {
+    fail(FormatErrorCode::kCorrupt, "container version 1 cannot hold a quantized payload (a version 2 feature)");
+  }
   validate_fields(out.header, limits, /*writing=*/false);
   validate_payload_fields(out.header);
   return out;
@@ -186,20 +230,76 @@ std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::sp
   h.payload_crc = crc32c(raw);
   validate_payload_fields(h);
   const std::string header_bytes = to_proto(h).SerializeAsString();
-  return detail::assemble(kContainerMagic, kContainerVersion,
+  return detail::assemble(kContainerMagic, 1,
                           std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
                           frame);
 }
 
+namespace {
+// Each value's context group, tile after tile: the groups are runs within a tile.
+std::vector<std::uint16_t> groups_of_values(const ContainerHeader& h) {
+  std::vector<std::uint16_t> groups;
+  groups.reserve(static_cast<std::size_t>(h.tile_count) * h.values_per_tile);
+  for (std::uint32_t t = 0; t < h.tile_count; ++t)
+    for (std::size_t g = 0; g < h.group_sizes.size(); ++g) groups.insert(groups.end(), h.group_sizes[g], static_cast<std::uint16_t>(g));
+  return groups;
+}
+}  // namespace
+
+std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& header,
+                                                    std::span<const std::int32_t> symbols) {
+  ContainerHeader h = header;
+  h.precision = Precision::kQuantized;
+  validate_fields(h, ReadLimits{}, /*writing=*/true);
+  const std::uint64_t expected = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile;
+  if (symbols.size() != expected) {
+    fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: " + str(symbols.size()) +
+                                                " symbols given but " + str(h.tile_count) + " tiles of " +
+                                                str(h.values_per_tile) + " need " + str(expected));
+  }
+  const std::vector<std::uint16_t> groups = groups_of_values(h);
+  const std::vector<std::uint8_t> coded =
+      entropy::encode_symbols(symbols, groups, static_cast<int>(h.group_sizes.size()));
+  h.payload_raw_size = coded.size();
+  h.payload_compressed_size = coded.size();
+  h.payload_crc = crc32c(coded);
+  validate_payload_fields(h);
+  const std::string header_bytes = to_proto(h).SerializeAsString();
+  if (header_bytes.size() > kKind.max_header_bytes) {
+    fail(FormatErrorCode::kInvalidArgument, "container header would be " + str(header_bytes.size()) + " bytes");
+  }
+  return detail::assemble(kContainerMagic, 2,
+                          std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
+                          coded);
+}
+
 ContainerHeader peek_header(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
   const Parsed parsed = parse(bytes, limits);
-  detail::zstd_check_frame(parsed.frame, parsed.header.payload_raw_size, kKind);
+  if (parsed.header.precision == Precision::kFp16)
+    detail::zstd_check_frame(parsed.frame, parsed.header.payload_raw_size, kKind);
   return parsed.header;
 }
 
 Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
   Parsed parsed = parse(bytes, limits);
   const ContainerHeader& h = parsed.header;
+  if (h.precision == Precision::kQuantized) {
+    const std::uint32_t crc = crc32c(parsed.frame);
+    if (crc != h.payload_crc && detail::kEnforceChecksums) {
+      fail(FormatErrorCode::kChecksum, "container payload checksum mismatch (CRC-32C stored " +
+                                           detail::hex32(h.payload_crc) + ", computed " + detail::hex32(crc) + ")");
+    }
+    Container out;
+    out.header = h;
+    out.symbols = entropy::decode_symbols(parsed.frame, groups_of_values(h), static_cast<int>(h.group_sizes.size()));
+    out.values.resize(out.symbols.size());
+    std::size_t i = 0;
+    for (std::uint32_t t = 0; t < h.tile_count; ++t)
+      for (std::size_t g = 0; g < h.group_sizes.size(); ++g)
+        for (std::uint32_t k = 0; k < h.group_sizes[g]; ++k, ++i)
+          out.values[i] = static_cast<float>(out.symbols[i]) * h.quant_steps[g];
+    return out;
+  }
   const std::vector<std::uint8_t> raw = detail::zstd_decompress_exact(parsed.frame, h.payload_raw_size, kKind);
   const std::uint32_t crc = crc32c(raw);
   if (crc != h.payload_crc && detail::kEnforceChecksums) {

@@ -17,14 +17,23 @@
 namespace msinr::format {
 
 inline constexpr std::array<std::uint8_t, 8> kContainerMagic = {0x89, 'M', 'S', 'I', 'N', 'R', '\r', '\n'};
-inline constexpr std::uint16_t kContainerVersion = 1;
+// Version 2 adds the quantized payload. fp16 containers are still written as version 1, byte for
+// byte as before, so older readers keep reading them.
+inline constexpr std::uint16_t kContainerVersion = 2;
 // Zstd level write_container uses unless told otherwise (payloads are a few KB: the best is cheap).
 inline constexpr int kContainerZstdLevel = 19;
 
-// Number format of the stored values. Only fp16 exists in version 1; the enum leaves room for more.
+// Number format of the stored values.
 enum class Precision : std::uint32_t {
-  kFp16 = 1,  // IEEE 754 binary16, 2 bytes per value
+  kFp16 = 1,       // IEEE 754 binary16, 2 bytes per value, zstd (version 1)
+  kQuantized = 2,  // integers q per value, step per group, adaptive range coder (version 2;
+                   // format/entropy/symbol_coder.hpp, docs/entropy-coding.md)
 };
+
+// Most groups a quantized container may declare (a network has two tensors per layer).
+inline constexpr std::uint32_t kMaxQuantGroups = 256;
+// Largest quantizer step: with |q| < 2^24 every q * step stays finite in float32.
+inline constexpr float kMaxQuantStep = 1048576.0f;
 
 struct ContainerHeader {
   std::uint32_t width = 0;   // image size in pixels
@@ -41,13 +50,20 @@ struct ContainerHeader {
   std::uint64_t payload_raw_size = 0;         // tile_count * values_per_tile * 2
   std::uint64_t payload_compressed_size = 0;  // bytes of the zstd frame
   std::uint32_t payload_crc = 0;              // CRC-32C of the raw (decompressed) payload
+  // kQuantized only: values per tile in each group (summing to values_per_tile) and each group's
+  // quantizer step (finite, > 0). Empty for fp16.
+  std::vector<std::uint32_t> group_sizes;
+  std::vector<float> quant_steps;
 
   bool operator==(const ContainerHeader&) const = default;
 };
 
 struct Container {
   ContainerHeader header;
-  std::vector<float> values;  // tile_count * values_per_tile, each exactly an fp16 value
+  // tile_count * values_per_tile: fp16 values, or for kQuantized float(q) * step of the value's group
+  // (an offset from the model's init value: the codec adds it back).
+  std::vector<float> values;
+  std::vector<std::int32_t> symbols;  // kQuantized: the integers q themselves; empty for fp16
 };
 
 // What a reader accepts. The defaults are the documented format limits; a caller may only tighten
@@ -70,6 +86,14 @@ std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uin
 // magnitude rounds to infinity in fp16 (>= 65520).
 std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::span<const float> values,
                                           int zstd_level = kContainerZstdLevel);
+
+// Writes a version-2 container with precision kQuantized: symbols[i] is value i's integer (tile after
+// tile, group after group within a tile, as header.group_sizes lays them out), coded by the adaptive
+// range coder with one context group per header group. Throws FormatError(kInvalidArgument) when the
+// header breaks a rule (group sizes not summing to values_per_tile, a step not finite and positive,
+// more than kMaxQuantGroups groups), the symbol count is wrong or a |q| exceeds 2^24 - 1.
+std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& header,
+                                                    std::span<const std::int32_t> symbols);
 
 // Reads and fully validates a container (magic, version, header, sizes, limits, CRC-32C of the file,
 // zstd frame, decompressed size, payload CRC-32C, every value finite). Throws FormatError:

@@ -281,6 +281,21 @@ std::vector<CorpusCase> make_corpus() {
     h.values_per_tile = 40;
     add(C + "ok-one-pixel", f::write_container(h, small_values(40, 3)), true);
   }
+  {
+    // Version 2: the quantized payload, and damage to it.
+    f::ContainerHeader h = small_header();
+    h.precision = f::Precision::kQuantized;
+    h.group_sizes = {5, 2};
+    h.quant_steps = {0.01f, 0.002f};
+    std::vector<std::int32_t> q(static_cast<std::size_t>(h.tile_count) * h.values_per_tile);
+    for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<std::int32_t>(i % 7) - 3;
+    const Bytes qc = f::write_quantized_container(h, q);
+    add(C + "ok-quantized", qc, true);
+    add(C + "bad-checksum-quantized-bit-flip", flip_bit(qc, (qc.size() - 8) * 8 + 1), true);
+    add(C + "bad-corrupt-quantized-group-sum",
+        edit_container(qc, [](pb::ContainerHeader& x) { x.set_group_sizes(0, 6); }), true);
+    add(C + "bad-corrupt-quantized-truncated", Bytes(qc.begin(), qc.end() - 6), false);
+  }
   add(C + "bad-corrupt-empty", {}, false);
   add(C + "bad-corrupt-png", Bytes{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'}, true);
   add(C + "bad-corrupt-model-file", f::write_model_file(small_model()), false);
@@ -293,8 +308,8 @@ std::vector<CorpusCase> make_corpus() {
   }
   {
     Bytes v = c;
-    v[8] = 2;
-    add(C + "bad-unsupported-version-2", v, true);
+    v[8] = 3;
+    add(C + "bad-unsupported-version-3", v, true);
     v[8] = 0;
     add(C + "bad-corrupt-version-0", v, false);
     Bytes l = c;
@@ -315,7 +330,9 @@ std::vector<CorpusCase> make_corpus() {
   add(C + "bad-corrupt-tile-count", edit_container(c, [](pb::ContainerHeader& h) { h.set_tile_count(7); }), false);
   add(C + "bad-corrupt-tile-size-0", edit_container(c, [](pb::ContainerHeader& h) { h.set_tile_size(0); }), false);
   add(C + "bad-unsupported-channels-4", edit_container(c, [](pb::ContainerHeader& h) { h.set_channels(4); }), false);
-  add(C + "bad-unsupported-precision-2",
+  add(C + "bad-unsupported-precision-3",
+      edit_container(c, [](pb::ContainerHeader& h) { h.set_precision(static_cast<pb::Precision>(3)); }), false);
+  add(C + "bad-corrupt-precision-2-in-version-1",
       edit_container(c, [](pb::ContainerHeader& h) { h.set_precision(static_cast<pb::Precision>(2)); }), false);
   add(C + "bad-corrupt-model-id-short",
       edit_container(c, [](pb::ContainerHeader& h) { h.set_model_id(std::string(16, 'x')); }), false);
