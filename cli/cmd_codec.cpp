@@ -1,10 +1,21 @@
 // msinr encode / decode / info: the codec as people use it, in the manner of cjpeg and cwebp.
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/image_output.hpp"
 #include "cli/json.hpp"
+#include "cli/models.hpp"
+#include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
@@ -17,16 +28,8 @@
 namespace msinr::cli {
 namespace {
 
-codec::Model model_for(const std::string& path) {
-  return path.empty() ? codec::default_model() : codec::load_model(path);
-}
-
-std::vector<std::uint8_t> read_bytes(const std::string& path) {
-  try {
-    return format::read_file(path, 1ull << 32);
-  } catch (const format::FormatError& e) {
-    codec::rethrow_format_error(e, "");
-  }
+std::string display_name(const std::string& path, bool output) {
+  return is_stdio(path) ? (output ? "(stdout)" : "(stdin)") : path;
 }
 
 // Level from a cjpeg-like quality: 100 the densest level, 0 the sparsest.
@@ -39,8 +42,40 @@ int level_for_quality(const codec::Model& model, int quality) {
   return by_size[static_cast<std::size_t>(std::lround(pos))].second;
 }
 
+bool is_image_name(const std::filesystem::path& p) {
+  const std::string ext = lower_extension(p.string());
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+// A folder names its images (.png, .jpg, .jpeg; not its subfolders), in name order.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (!is_stdio(in) && fs::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (fs::directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec))
+        if (is_image_name(it->path()) && it->is_regular_file(ec)) found.push_back(it->path().string());
+      if (ec) throw Error(ErrorCode::kIo, "cannot list " + in + ": " + ec.message());
+      if (found.empty()) throw Error(ErrorCode::kInvalidArgument, in + ": no .png, .jpg or .jpeg images in this folder");
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else {
+      out.push_back(in);
+    }
+  }
+  return out;
+}
+
+bool names_a_folder(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && !is_stdio(path) && (path.back() == '/' || std::filesystem::is_directory(path, ec));
+}
+
 struct EncodeArgs {
-  std::string input, output, model;
+  std::vector<std::string> files;  // inputs, and the output last when neither -o nor --out-dir is given
+  std::string output, out_dir, model;
   int level = -1, quality = -1;
   double bpp = 0.0, psnr = 0.0;
   int steps = 100;
@@ -48,20 +83,24 @@ struct EncodeArgs {
   int bits = 0;
   double quant_loss = 0.1;
   EngineArgs engine;
-  bool quiet = false, json = false;
+  bool quiet = false, json = false, force = false;
 };
 
-int run_encode(const EncodeArgs& a) {
-  if (a.output.empty()) throw Error(ErrorCode::kInvalidArgument, "no output file (give OUT or -o OUT)");
-  const int choices = (a.level >= 0) + (a.quality >= 0) + (a.bpp > 0) + (a.psnr > 0);
-  if (choices > 1) throw Error(ErrorCode::kInvalidArgument, "choose at most one of --level, -q, --bpp, --psnr");
-  const std::filesystem::path parent = std::filesystem::path(a.output).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw Error(ErrorCode::kIo, a.output + ": folder " + parent.string() + " does not exist");
-  const codec::Model model = model_for(a.model);
-  const codec::Image image = codec::read_image(a.input);
+struct Encoded {
+  std::size_t bytes = 0;
+  double pixels = 0.0, psnr = 0.0, seconds = 0.0;
+  std::string report;  // the summary line or JSON object ("" with --quiet)
+};
+
+// Encodes one image to `output` (a file, or "-" for standard output). `on_tiles(done, total)`
+// follows the tiles.
+Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::string& input, const std::string& output,
+                   const std::function<void(std::size_t, std::size_t)>& on_tiles) {
+  const std::string in_name = display_name(input, false), out_name = display_name(output, true);
+  const auto file = read_input(input, codec::kMaxImageFileBytes);
+  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name);
   if (!a.quiet && image.source.had_alpha())
-    std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", a.input.c_str());
+    std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", in_name.c_str());
   codec::EncodeOptions o;
   o.level = a.quality >= 0 ? level_for_quality(model, a.quality) : a.level;
   o.target_bpp = a.bpp;
@@ -72,34 +111,158 @@ int run_encode(const EncodeArgs& a) {
   o.quant_loss_db = a.quant_loss;
   o.device = codec::parse_device(a.engine.device);
   o.threads = a.engine.threads;
-  const bool tty = !a.quiet && stderr_is_terminal();
-  if (tty)
-    o.progress = [](std::size_t done, std::size_t total) {
-      std::fprintf(stderr, "\rencoding: tile %zu/%zu", done, total);
+  if (on_tiles)
+    o.progress = [&](std::size_t done, std::size_t total) {
+      on_tiles(done, total);
       return true;
     };
   const codec::EncodeResult r = codec::encode_image(image, model, o);
-  if (tty) std::fprintf(stderr, "\n");
-  format::write_file_atomic(a.output, r.bytes);
+  if (is_stdio(output)) {
+    if (std::fwrite(r.bytes.data(), 1, r.bytes.size(), stdout) != r.bytes.size() || std::fflush(stdout) != 0)
+      throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
+  } else {
+    codec::write_file_atomic(output, r.bytes.data(), r.bytes.size());
+  }
   // Quality is measured on what a decoder will really produce from these bytes.
   const codec::Image rgb = codec::to_rgb(image);
-  const codec::Image back = codec::decode_image(r.bytes, a.output, model, {});
+  const codec::Image back = codec::decode_image(r.bytes, out_name, model, {});
   const double psnr = codec::psnr_8bit(back, rgb);
   const double ssim = std::min(rgb.width, rgb.height) >= 11 ? codec::ssim(back, rgb) : -1.0;
-  const double bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(rgb.width) * rgb.height);
+  const double pixels = static_cast<double>(rgb.width) * rgb.height;
+  const double bpp = static_cast<double>(r.bytes.size()) * 8.0 / pixels;
+  Encoded e{r.bytes.size(), pixels, psnr, r.seconds, {}};
   if (a.json) {
     JsonLine j;
-    j.add("input", a.input).add("output", a.output).add("width", rgb.width).add("height", rgb.height);
+    j.add("input", input).add("output", output).add("width", rgb.width).add("height", rgb.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
     j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload);
     j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
     j.add("seconds", r.seconds).add("device", r.device).add("model", model.id_hex());
+    e.report = j.str();
+  } else if (!a.quiet) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%dx%d, %zu bytes, %.3f bpp, PSNR %.2f dB, SSIM %.4f (level %d, %zu tiles, %.1f s)",
+                  rgb.width, rgb.height, r.bytes.size(), bpp, psnr, ssim, r.level, r.tiles, r.seconds);
+    e.report = in_name + " -> " + out_name + ": " + buf;
+  }
+  return e;
+}
+
+void print_report(const std::string& report, std::FILE* to) {
+  if (report.empty()) return;
+  std::fprintf(to, "%s\n", report.c_str());
+  std::fflush(to);
+}
+
+// Several images into a folder: one line each and a total; finished outputs are skipped unless -f.
+int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::vector<std::string>& inputs,
+                     const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  for (const auto& in : inputs)
+    if (is_stdio(in)) throw Error(ErrorCode::kInvalidArgument, "'-' (standard input) cannot be part of a batch");
+  std::error_code ec;
+  if (!fs::is_directory(out_dir, ec)) {
+    fs::create_directories(out_dir, ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot create the output folder " + out_dir + ": " + ec.message());
+  }
+  // Every output name, decided (and checked for clashes and inputs) before any work.
+  std::vector<std::string> outputs;
+  for (const auto& in : inputs) {
+    const std::string out = (fs::path(out_dir) / fs::path(in).stem()).string() + ".msinr";
+    for (std::size_t k = 0; k < outputs.size(); ++k)
+      if (outputs[k] == out)
+        throw Error(ErrorCode::kInvalidArgument, inputs[k] + " and " + in + " would both be written to " + out +
+                                                     "; encode them into different folders");
+    outputs.push_back(out);
+  }
+  Progress progress(progress_mode(a.quiet || a.json), "", static_cast<double>(inputs.size()), "images");
+  std::size_t encoded = 0, skipped = 0, failed = 0, bytes = 0;
+  double pixels = 0.0, psnr_sum = 0.0, seconds = 0.0;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(inputs.size()) + "] " +
+                              fs::path(inputs[i]).filename().string();
+    try {
+      if (!a.force && file_exists(outputs[i])) {
+        ++skipped;
+        if (!a.quiet && !a.json)
+          progress.note(inputs[i] + ": " + outputs[i] + " exists, skipped (-f encodes it again)");
+        continue;
+      }
+      check_output(outputs[i], {inputs[i], a.model}, a.force);
+      progress.set_label(label);
+      progress.update(static_cast<double>(i));
+      const Encoded e = encode_one(a, model, inputs[i], outputs[i], [&](std::size_t done, std::size_t total) {
+        progress.update(static_cast<double>(i) + static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)));
+      });
+      progress.finish();  // the summary line stands alone; the bar comes back with the next image
+      print_report(e.report, stdout);
+      ++encoded;
+      bytes += e.bytes;
+      pixels += e.pixels;
+      psnr_sum += e.psnr;
+      seconds += e.seconds;
+    } catch (const Error& err) {
+      progress.finish();
+      ++failed;
+      std::fprintf(stderr, "msinr: error: %s\n", err.what());
+    }
+  }
+  progress.finish();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (a.json) {
+    JsonLine j;
+    j.add("kind", "batch").add("images", inputs.size()).add("encoded", encoded).add("skipped", skipped);
+    j.add("failed", failed).add("bytes", bytes).add("bpp", pixels > 0 ? bytes * 8.0 / pixels : 0.0);
+    j.add("psnr_mean", encoded ? psnr_sum / static_cast<double>(encoded) : 0.0).add("seconds", wall);
     std::printf("%s\n", j.str().c_str());
   } else if (!a.quiet) {
-    std::printf("%s -> %s: %dx%d, %zu bytes, %.3f bpp, PSNR %.2f dB, SSIM %.4f (level %d, %zu tiles, %.1f s)\n",
-                a.input.c_str(), a.output.c_str(), rgb.width, rgb.height, r.bytes.size(), bpp, psnr, ssim, r.level,
-                r.tiles, r.seconds);
+    std::printf("%zu images: %zu encoded, %zu skipped, %zu failed", inputs.size(), encoded, skipped, failed);
+    if (encoded)
+      std::printf("; %zu bytes, %.3f bpp overall, mean PSNR %.2f dB, %.1f s", bytes, bytes * 8.0 / pixels,
+                  psnr_sum / static_cast<double>(encoded), wall);
+    std::printf("\n");
   }
+  return failed ? 1 : 0;
+}
+
+int run_encode(const EncodeArgs& a) {
+  const int choices = (a.level >= 0) + (a.quality >= 0) + (a.bpp > 0) + (a.psnr > 0);
+  if (choices > 1) throw Error(ErrorCode::kInvalidArgument, "choose at most one of --level, -q, --bpp, --psnr");
+  // Which positionals are inputs: all of them when -o or --out-dir names the output, else all but the last.
+  std::vector<std::string> inputs = a.files;
+  std::string output = a.output, out_dir = a.out_dir;
+  if (!out_dir.empty() && !output.empty()) throw Error(ErrorCode::kInvalidArgument, "give -o or --out-dir, not both");
+  if (out_dir.empty() && output.empty()) {
+    if (inputs.size() < 2)
+      throw Error(ErrorCode::kInvalidArgument, "no output: give OUT.msinr, -o OUT.msinr (- for standard output) or -o DIR/");
+    output = inputs.back();
+    inputs.pop_back();
+  }
+  if (out_dir.empty() && names_a_folder(output)) out_dir = output;
+  for (const auto& in : inputs)
+    if (const std::string why = existing_path_or_stdin(in); !why.empty()) throw Error(ErrorCode::kIo, why);
+  if (!out_dir.empty()) {
+    const codec::Model model = load_model_arg(a.model);
+    return run_encode_batch(a, model, expand_inputs(inputs), out_dir);
+  }
+  if (inputs.size() != 1)
+    throw Error(ErrorCode::kInvalidArgument, std::to_string(inputs.size()) +
+                                                 " inputs but one output file: encode several images with -o DIR/ or --out-dir DIR");
+  const std::string& input = inputs.front();
+  std::error_code ec;
+  if (!is_stdio(input) && std::filesystem::is_directory(input, ec))
+    throw Error(ErrorCode::kInvalidArgument, input + " is a folder: encode its images with -o DIR/ or --out-dir DIR");
+  check_output(output, {input, a.model}, a.force);
+  warn_extension(output, {".msinr"}, "an msinr container", a.quiet);
+  const codec::Model model = load_model_arg(a.model);
+  Progress progress(progress_mode(a.quiet || a.json), "encode " + display_name(input, false), 0.0, "tiles");
+  const Encoded e = encode_one(a, model, input, output, [&](std::size_t done, std::size_t total) {
+    progress.set_total(static_cast<double>(total));
+    progress.update(static_cast<double>(done));
+  });
+  progress.finish();
+  print_report(e.report, is_stdio(output) ? stderr : stdout);
   return 0;
 }
 
@@ -108,33 +271,45 @@ struct DecodeArgs {
   int width = 0, height = 0, jpeg_quality = 95;
   double scale = 0.0;
   EngineArgs engine;
-  bool quiet = false;
+  bool quiet = false, force = false, grey = false;
 };
 
 int run_decode(const DecodeArgs& a) {
-  if (a.output.empty()) throw Error(ErrorCode::kInvalidArgument, "no output file (give OUT or -o OUT)");
-  check_output_path(a.output);
-  const auto bytes = read_bytes(a.input);
-  const codec::Model model = model_for(a.model);
+  if (a.output.empty()) throw Error(ErrorCode::kInvalidArgument, "no output file (give OUT or -o OUT; - for PNG on standard output)");
+  check_output(a.output, {a.input, a.model}, a.force);
+  const ImageKind kind = image_kind_for(a.output);
+  const bool grey = a.grey || extension_is_grey(a.output);
+  if (grey && kind == ImageKind::kPnm && lower_extension(a.output) == ".ppm")
+    warn_extension(a.output, {".pgm"}, "greyscale PGM (P5)", a.quiet);
+  const std::string in_name = display_name(a.input, false), out_name = display_name(a.output, true);
+  const auto bytes = read_input(a.input, 1ull << 32);
+  const codec::ContainerInfo info = codec::read_info(bytes, in_name);
+  const codec::Model model = model_for_file(info.header.model_id, a.model, in_name, a.quiet);
   codec::DecodeOptions o;
   o.width = a.width;
   o.height = a.height;
   o.scale = a.scale;
   o.threads = a.engine.threads;
-  std::string ext = std::filesystem::path(a.output).extension().string();
-  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   int width = 0, height = 0;
-  const codec::ContainerInfo info = codec::read_info(bytes, a.input);
   codec::output_size(o, static_cast<int>(info.header.width), static_cast<int>(info.header.height), width, height);
-  if (ext == ".png") {
-    // Rows stream to disk as the decoder renders them: memory stays at one tile row of output.
-    codec::PngRowWriter png(a.output, width, height, 3);
-    codec::decode_rows(bytes, a.input, model, o, [&](int, const std::uint8_t* row) { png.write_row(row); });
-    png.finish();
-  } else {
-    codec::write_jpeg(codec::decode_image(bytes, a.input, model, o), a.output, a.jpeg_quality, false);
-  }
-  if (!a.quiet) std::printf("%s -> %s: %dx%d\n", a.input.c_str(), a.output.c_str(), width, height);
+  // Rows stream to the output as the decoder renders them: memory stays at one tile row of output.
+  ImageWriter out(a.output, width, height, grey ? 1 : 3, a.jpeg_quality);
+  std::vector<std::uint8_t> grey_row(grey ? static_cast<std::size_t>(width) : 0);
+  Progress progress(progress_mode(a.quiet), "decode " + in_name, static_cast<double>(height), "rows");
+  codec::decode_rows(bytes, in_name, model, o, [&](int y, const std::uint8_t* row) {
+    if (grey) {
+      rgb_to_grey(row, grey_row.data(), static_cast<std::size_t>(width));
+      out.write_row(grey_row.data());
+    } else {
+      out.write_row(row);
+    }
+    progress.update(y + 1);
+  });
+  out.finish();
+  progress.finish();
+  if (!a.quiet)
+    std::fprintf(is_stdio(a.output) ? stderr : stdout, "%s -> %s: %dx%d%s\n", in_name.c_str(), out_name.c_str(), width,
+                 height, grey ? ", greyscale" : "");
   return 0;
 }
 
@@ -144,13 +319,14 @@ struct InfoArgs {
 };
 
 int run_info(const InfoArgs& a) {
-  const auto bytes = read_bytes(a.input);
+  const std::string name = display_name(a.input, false);
+  const auto bytes = read_input(a.input, 1ull << 32);
   if (bytes.size() >= 8 && std::equal(format::kModelMagic.begin(), format::kModelMagic.end(), bytes.begin())) {
-    const codec::Model m = codec::load_model_from_memory(bytes.data(), bytes.size(), a.input);
+    const codec::Model m = codec::load_model_from_memory(bytes.data(), bytes.size(), name);
     ParamLayout layout(m.arch);
     if (a.json) {
       JsonLine j;
-      j.add("file", a.input).add("kind", "model").add("model", m.id_hex()).add("tile_size", m.tile_size);
+      j.add("file", name).add("kind", "model").add("model", m.id_hex()).add("tile_size", m.tile_size);
       j.add("network", m.arch.network == Network::kFourier ? "ffn" : "siren").add("architecture", m.arch.describe());
       j.add("width", m.arch.hidden_width).add("layers", m.arch.hidden_layers).add("w0", static_cast<double>(m.arch.w0)).add("w0_hidden", static_cast<double>(m.arch.hidden_w0()));
       j.add("levels", m.levels.size()).add("default_level", m.default_level()).add("data", m.provenance.data);
@@ -158,7 +334,7 @@ int run_info(const InfoArgs& a) {
       std::printf("%s\n", j.str().c_str());
     } else {
       std::printf("%s: msinr model %s\n  %s, tile %d, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
-                  a.input.c_str(), m.id_hex().c_str(), m.arch.describe().c_str(), m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
+                  name.c_str(), m.id_hex().c_str(), m.arch.describe().c_str(), m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
                   m.provenance.recipe.c_str(), m.provenance.wall_seconds);
       for (std::size_t i = 0; i < m.levels.size(); ++i)
         std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", m.levels[i].index,
@@ -167,11 +343,11 @@ int run_info(const InfoArgs& a) {
     }
     return 0;
   }
-  const codec::ContainerInfo info = codec::read_info(bytes, a.input);
+  const codec::ContainerInfo info = codec::read_info(bytes, name);
   const auto& h = info.header;
   if (a.json) {
     JsonLine j;
-    j.add("file", a.input).add("kind", "image").add("width", static_cast<long long>(h.width));
+    j.add("file", name).add("kind", "image").add("width", static_cast<long long>(h.width));
     j.add("height", static_cast<long long>(h.height)).add("bytes", info.file_bytes).add("bpp", info.bpp);
     j.add("model", format::model_id_hex(h.model_id)).add("level", static_cast<long long>(h.level));
     j.add("tile_size", static_cast<long long>(h.tile_size)).add("tiles", static_cast<long long>(h.tile_count));
@@ -179,9 +355,14 @@ int run_info(const InfoArgs& a) {
     j.add("steps", static_cast<long long>(h.steps));
     std::printf("%s\n", j.str().c_str());
   } else {
-    std::printf("%s: msinr image %ux%u, %zu bytes, %.3f bpp\n  model %s, level %u, %u tiles of %u, %u %s values per tile, %u steps\n",
-                a.input.c_str(), h.width, h.height, info.file_bytes, info.bpp, format::model_id_hex(h.model_id).c_str(),
-                h.level, h.tile_count, h.tile_size, h.values_per_tile,
+    // Which model decode would use, so a missing one shows before a decode fails.
+    std::string where;
+    if (codec::has_default_model() && codec::default_model().id == h.model_id) where = "the built-in model";
+    else if (const std::string found = find_model_by_id(h.model_id); !found.empty()) where = found;
+    else where = "not in the model search path: decode needs --model";
+    std::printf("%s: msinr image %ux%u, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %u, %u tiles of %u, %u %s values per tile, %u steps\n",
+                name.c_str(), h.width, h.height, info.file_bytes, info.bpp, format::model_id_hex(h.model_id).c_str(),
+                where.c_str(), h.level, h.tile_count, h.tile_size, h.values_per_tile,
                 h.precision == format::Precision::kQuantized ? "quantized" : "fp16", h.steps);
   }
   return 0;
@@ -191,7 +372,7 @@ int run_info(const InfoArgs& a) {
 
 Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_runner) {
   auto e = std::make_shared<EncodeArgs>();
-  CLI::App* enc = app.add_subcommand("encode", "Encode an image (PNG/JPEG) into an .msinr file");
+  CLI::App* enc = app.add_subcommand("encode", "Encode images (PNG/JPEG) into .msinr files");
   enc->footer(
       "Cuts the image into the model's tiles and fits each from the chosen level's meta-learned\n"
       "sparse init (100 Adam steps by default), then quantizes each tile's change from the init with\n"
@@ -200,12 +381,25 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       "decoded image.\n"
       "Pick the level with one of: --level K, -q QUALITY (100 densest .. 0 sparsest), --bpp B (the\n"
       "densest level that fits), --psnr P (the sparsest level that reaches it; tries several).\n\n"
+      "Files: '-' is standard input or output. An existing output is replaced only with -f; an input\n"
+      "is never written over. Several inputs, or a folder (its .png/.jpg/.jpeg images), go into a\n"
+      "folder given as -o DIR/ or --out-dir DIR as NAME.msinr, one line each and a total; outputs that\n"
+      "already exist are skipped, so a rerun finishes an interrupted batch (-f redoes them).\n"
+      "On a terminal a progress bar follows the tiles (and the images of a batch).\n\n"
       "Examples:\n  msinr encode photo.png photo.msinr\n  msinr encode photo.jpg -o photo.msinr --bpp 2\n"
-      "  msinr encode photo.png photo.msinr --psnr 28 --json");
-  enc->add_option("input", e->input, "Image to encode")->required()->check(CLI::ExistingFile);
-  enc->add_option("output", e->output, "Output .msinr file");
-  enc->add_option("-o,--out", e->output, "Output .msinr file (alternative to the positional)");
-  enc->add_option("--model", e->model, "Model file (default: the built-in model)")->check(CLI::ExistingFile);
+      "  msinr encode photo.png photo.msinr -q 80 -f\n"
+      "  msinr encode photo.png photo.msinr --psnr 28 --json\n"
+      "  cat photo.png | msinr encode - - > photo.msinr\n"
+      "  msinr encode *.png -o packed/\n  msinr encode photos/ --out-dir packed -f");
+  enc->add_option("input", e->files,
+                  "Images to encode ('-': standard input; a folder: its images), then the output when neither -o nor\n"
+                  "--out-dir is given")
+      ->required();
+  enc->add_option("-o,--out", e->output, "Output .msinr file ('-': standard output), or a folder (ending in '/') for a batch");
+  enc->add_option("--out-dir", e->out_dir, "Folder to encode every input into (created when missing)");
+  enc->add_flag("-f,--force", e->force, "Overwrite existing outputs (never an input)");
+  enc->add_option("--model", e->model,
+                  "Model file, or the name of one in the model search path (default: the built-in model)");
   enc->add_option("--level", e->level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
   enc->add_option("-q,--quality", e->quality, "0..100: 100 the densest level, 0 the sparsest")->check(CLI::Range(0, 100));
   enc->add_option("--bpp", e->bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
@@ -221,30 +415,43 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
   add_engine_options(*enc, e->engine);
-  enc->add_flag("--quiet", e->quiet, "Print nothing but errors");
-  enc->add_flag("--json", e->json, "Print one JSON object with the results");
+  enc->add_flag("--quiet", e->quiet, "Print nothing but errors (no progress)");
+  enc->add_flag("--json", e->json, "Print one JSON object per image (a batch adds one of kind \"batch\")");
 
   auto d = std::make_shared<DecodeArgs>();
-  CLI::App* dec = app.add_subcommand("decode", "Decode an .msinr file to PNG or JPEG, at any resolution");
+  CLI::App* dec = app.add_subcommand("decode", "Decode an .msinr file to PNG, PPM or JPEG, at any resolution");
   dec->footer(
       "Renders the stored networks on the output's pixel grid: the native size by default, or any\n"
-      "other (--width/--height keep the aspect ratio when only one is given; --scale multiplies).\n\n"
+      "other (--width/--height keep the aspect ratio when only one is given; --scale multiplies).\n"
+      "The output's extension picks its format: .png, .ppm (P6), .pgm (P5, grey), .jpg/.jpeg; '-' writes\n"
+      "PNG to standard output. --grey writes one grey channel (BT.601 luma). An existing output is\n"
+      "replaced only with -f. The model the file was made with is found by its id: the built-in model,\n"
+      "else the .msm files in the model search path ($MSINR_MODEL_PATH, colon-separated, then the\n"
+      "installed share/msinr/); --model names another.\n\n"
       "Examples:\n  msinr decode photo.msinr photo.png\n  msinr decode photo.msinr big.png --scale 2\n"
-      "  msinr decode photo.msinr thumb.jpg --width 256");
-  dec->add_option("input", d->input, ".msinr file")->required()->check(CLI::ExistingFile);
-  dec->add_option("output", d->output, "Output .png or .jpg");
-  dec->add_option("-o,--out", d->output, "Output .png or .jpg (alternative to the positional)");
-  dec->add_option("--model", d->model, "Model file (default: the built-in model)")->check(CLI::ExistingFile);
+      "  msinr decode photo.msinr thumb.jpg --width 256\n  msinr decode scan.msinr scan.pgm\n"
+      "  msinr decode - - --grey < photo.msinr > grey.png\n"
+      "  MSINR_MODEL_PATH=~/models msinr decode face.msinr face.png");
+  dec->add_option("input", d->input, ".msinr file ('-': standard input)")->required()->check(
+      CLI::Validator(existing_file_or_stdin, "FILE"));
+  dec->add_option("output", d->output, "Output .png, .ppm, .pgm or .jpg ('-': PNG on standard output)");
+  dec->add_option("-o,--out", d->output, "Output (alternative to the positional)");
+  dec->add_flag("-f,--force", d->force, "Overwrite an existing output (never the input)");
+  dec->add_option("--model", d->model,
+                  "Model file or name (default: the one the file cites, looked up in the built-in model and the search path)");
   dec->add_option("--width", d->width, "Output width")->check(CLI::Range(1, 32768));
   dec->add_option("--height", d->height, "Output height")->check(CLI::Range(1, 32768));
   dec->add_option("--scale", d->scale, "Output scale factor")->check(CLI::Range(1e-4, 64.0));
+  dec->add_flag("--grey,--gray", d->grey, "Write greyscale (one channel: BT.601 luma of the decoded colour)");
   dec->add_option("--jpeg-quality", d->jpeg_quality, "Quality of a .jpg output")->capture_default_str()->check(CLI::Range(1, 100));
   add_engine_options(*dec, d->engine);
-  dec->add_flag("--quiet", d->quiet, "Print nothing but errors");
+  dec->add_flag("--quiet", d->quiet, "Print nothing but errors (no progress)");
 
   auto i = std::make_shared<InfoArgs>();
   CLI::App* inf = app.add_subcommand("info", "Describe an .msinr image or an .msm model file");
-  inf->add_option("file", i->input, "File")->required()->check(CLI::ExistingFile);
+  inf->footer("For an image, also says which model decode would use.\n\n"
+              "Examples:\n  msinr info photo.msinr\n  msinr info faces.msm --json\n  curl -s URL | msinr info -");
+  inf->add_option("file", i->input, "File ('-': standard input)")->required()->check(CLI::Validator(existing_file_or_stdin, "FILE"));
   inf->add_flag("--json", i->json, "Print one JSON object");
 
   decode_runner = [d] { return run_decode(*d); };

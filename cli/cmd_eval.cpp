@@ -9,6 +9,8 @@
 #include "cli/commands.hpp"
 #include "cli/eval_protocol.hpp"
 #include "cli/json.hpp"
+#include "cli/models.hpp"
+#include "cli/output.hpp"
 #include "cli/setup.hpp"
 #include "codec/model.hpp"
 #include "codec/training.hpp"
@@ -24,11 +26,17 @@ struct EvalArgs {
   std::vector<int> levels;
   std::string tune_out;
   EngineArgs engine;
-  bool json = false;
+  bool json = false, force = false;
 };
 
 int run_eval(const EvalArgs& a) {
-  const codec::Model model = codec::load_model(a.model);
+  if (!a.tune_out.empty()) {
+    if (is_stdio(a.tune_out)) throw Error(ErrorCode::kInvalidArgument, "--tune-out writes a model file, not standard output");
+    check_output(a.tune_out, {a.model}, a.force);
+    warn_extension(a.tune_out, {".msm"}, "an msinr model", a.json);
+  }
+  std::string model_name;
+  const codec::Model model = load_model_arg(a.model, &model_name);
   const int crop = a.crop > 0 ? a.crop : model.tile_size;
   const codec::Dataset data = codec::load_dataset(a.data, {crop, a.resize, a.count});
   auto backend = make_engine(a.engine);
@@ -46,7 +54,7 @@ int run_eval(const EvalArgs& a) {
     for (const float lr : a.lrs) lr_text += " " + std::to_string(lr);
   }
   if (!a.json)
-    std::printf("eval %s (%s) on %zu images of %dx%d, %d steps at %s, method %s, %s\n", a.model.c_str(),
+    std::printf("eval %s (%s) on %zu images of %dx%d, %d steps at %s, method %s, %s\n", model_name.c_str(),
                 model.id_hex().substr(0, 12).c_str(), data.tiles.size(), crop, crop, a.steps, lr_text.c_str(),
                 a.method.c_str(), backend->description().c_str());
   std::vector<std::pair<int, float>> best_lrs;
@@ -64,7 +72,7 @@ int run_eval(const EvalArgs& a) {
       }
       if (a.json) {
         JsonLine j;
-        j.add("model", a.model).add("method", a.method).add("level", index).add("weights", s.weights);
+        j.add("model", a.model.empty() ? std::string("built-in") : a.model).add("method", a.method).add("level", index).add("weights", s.weights);
         j.add("density", s.density).add("psnr_mean", s.psnr_mean).add("psnr_std", s.psnr_std);
         j.add("images", s.count).add("steps", a.steps).add("lr", static_cast<double>(lr)).add("seconds", s.seconds);
         std::printf("%s\n", j.str().c_str());
@@ -106,9 +114,10 @@ Runner add_eval_command(CLI::App& app) {
       "deviation over images of the PSNR of the float output (peak 1). --method oneshot|imp\n"
       "instead fits the dense level and prunes at test time to each level's weight count (the\n"
       "paper's MAML+OneShot and MAML+IMP baselines).\n\n"
-      "Examples:\n  msinr eval --model faces.msm --data ../shared/data/celeba178/val --count 100 --json\n"
+      "Examples:\n  msinr eval --data ../shared/data/kodak --count 24\n"
+      "  msinr eval --model faces.msm --data ../shared/data/celeba178/val --count 100 --json\n"
       "  msinr eval --model m.msm --data val/ --count 4 --lr 1e-4,1e-3 --tune-out m-tuned.msm");
-  cmd->add_option("--model", a->model, "Model file (.msm)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--model", a->model, "Model file, or the name of one in the model search path (default: the built-in model)");
   cmd->add_option("--data", a->data, "Folder of images")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--crop", a->crop, "Center-crop size (0: the model's tile size)")->capture_default_str();
   cmd->add_option("--resize", a->resize, "Scale the shorter side to this first (0: no resize)")->capture_default_str();
@@ -121,6 +130,7 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--tune-out", a->tune_out,
                   "Write a copy of the model whose per-level encoder learning rate is the best --lr measured here "
                   "(same model identity)");
+  cmd->add_flag("-f,--force", a->force, "Overwrite an existing --tune-out file");
   cmd->add_option("--method", a->method, "meta (fit the level), oneshot or imp (test-time pruning baselines)")
       ->capture_default_str()
       ->check(CLI::IsMember({"meta", "oneshot", "imp"}));

@@ -7,7 +7,10 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/image_output.hpp"
 #include "cli/json.hpp"
+#include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/image.hpp"
 #include "codec/image_io.hpp"
@@ -31,10 +34,12 @@ struct FitArgs {
   EngineArgs engine;
   bool json = false;
   bool quiet = false;
+  bool force = false;
 };
 
 int run_fit(const FitArgs& a) {
-  check_output_path(a.output);
+  image_kind_for(a.output);  // a known extension, before any work
+  check_output(a.output, {a.input}, a.force);
   codec::Image image = codec::read_image(a.input);
   if (a.crop > 0) image = codec::center_crop(image, a.crop);
   const std::vector<float> target = codec::to_float_rgb(image);
@@ -47,20 +52,22 @@ int run_fit(const FitArgs& a) {
   const Grid grid{image.height, image.width};
   auto evaluator = backend->make_evaluator(arch, mask, grid);
 
-  const bool progress = !a.quiet && stderr_is_terminal();
   if (!a.quiet && !a.json)
     std::fprintf(stderr, "fitting %s (%dx%d) with %zu of %zu weights on %s\n", a.input.c_str(), image.width,
                  image.height, kept_weights(layout, mask), layout.weight_count(), backend->description().c_str());
   FitOptions fo;
   fo.steps = a.steps;
   fo.adam.lr = a.lr > 0.0f ? a.lr : codec::fallback_fit_lr(weight_density(layout, mask));
-  if (progress)
+  Progress progress(progress_mode(a.quiet || a.json), "fit", a.steps, "steps");
+  if (progress.mode() != ProgressMode::kQuiet)
     fo.on_step = [&](const FitProgress& p) {
-      std::fprintf(stderr, "\rstep %d/%d  loss %.6f  PSNR %.2f dB ", p.step, a.steps, p.loss, p.psnr);
+      char detail[64];
+      std::snprintf(detail, sizeof detail, "loss %.6f  PSNR %.2f dB", p.loss, p.psnr);
+      progress.update(p.step, detail);
       return true;
     };
   const FitResult r = fit(*evaluator, mask, params, target.data(), fo);
-  if (progress) std::fprintf(stderr, "\n");
+  progress.finish();
 
   std::vector<float> recon(target.size());
   evaluator->forward(params.data(), recon.data());
@@ -69,6 +76,7 @@ int run_fit(const FitArgs& a) {
   const double psnr_8 = codec::psnr_8bit(recon8, image);
   const double ssim = codec::ssim(recon8, image);
   write_image_by_extension(recon8, a.output);
+  std::FILE* report = is_stdio(a.output) ? stderr : stdout;  // standard output may carry the image
 
   if (a.json) {
     JsonLine j;
@@ -76,9 +84,9 @@ int run_fit(const FitArgs& a) {
     j.add("steps", r.steps_taken).add("lr", static_cast<double>(fo.adam.lr)).add("density", weight_density(layout, mask));
     j.add("weights", kept_weights(layout, mask)).add("seconds", r.seconds).add("device", backend->description());
     j.add("psnr_float", psnr_paper).add("psnr_8bit", psnr_8).add("ssim", ssim);
-    std::printf("%s\n", j.str().c_str());
+    std::fprintf(report, "%s\n", j.str().c_str());
   } else if (!a.quiet) {
-    std::printf("%s: %d steps in %.2f s on %s, PSNR %.2f dB (8-bit; %.2f dB on the float output), SSIM %.4f -> %s\n",
+    std::fprintf(report, "%s: %d steps in %.2f s on %s, PSNR %.2f dB (8-bit; %.2f dB on the float output), SSIM %.4f -> %s\n",
                 a.input.c_str(), r.steps_taken, r.seconds, backend->description().c_str(), psnr_8, psnr_paper, ssim,
                 a.output.c_str());
   }
@@ -97,9 +105,11 @@ Runner add_fit_command(CLI::App& app) {
       "meta-learned model instead, which reaches a far higher PSNR in 100 steps).\n\n"
       "Examples:\n"
       "  msinr fit samples/kodim23.png --crop 178 --out recon.png\n"
-      "  msinr fit photo.jpg --out recon.png --steps 300 --density 0.1 --json");
+      "  msinr fit photo.jpg --out recon.png --steps 300 --density 0.1 --json\n"
+      "  msinr fit photo.png -o recon.png -f --quiet");
   cmd->add_option("image", args->input, "Input image (PNG or JPEG)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-o,--out", args->output, "Reconstruction to write (.png or .jpg)")->required();
+  cmd->add_option("-o,--out", args->output, "Reconstruction to write (.png, .ppm, .pgm or .jpg; '-': PNG on standard output)")->required();
+  cmd->add_flag("-f,--force", args->force, "Overwrite an existing output (never the input)");
   cmd->add_option("--steps", args->steps, "Adam steps")->capture_default_str()->check(CLI::Range(0, 1000000));
   cmd->add_option("--lr", args->lr,
                   "Adam learning rate (default: 1e-4 at density >= 0.25, where 1e-3 diverges at w0 = 200; 1e-3 below)")
@@ -114,7 +124,7 @@ Runner add_fit_command(CLI::App& app) {
   add_engine_options(*cmd, args->engine);
   add_tf32_option(*cmd, args->engine);
   cmd->add_flag("--json", args->json, "Print one JSON object with the results instead of a sentence");
-  cmd->add_flag("-q,--quiet", args->quiet, "Print nothing but errors");
+  cmd->add_flag("--quiet", args->quiet, "Print nothing but errors (no progress)");
   return [args] { return run_fit(*args); };
 }
 

@@ -1,10 +1,13 @@
 // msinr rd: rate-distortion of msinr against JPEG on a folder of images (codec/rd.hpp, docs/rd.md).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/json.hpp"
+#include "cli/models.hpp"
+#include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/default_model.hpp"
 #include "codec/model.hpp"
@@ -45,16 +48,19 @@ int run_rd(const RdArgs& a) {
   c.out = a.out;
   c.log_rate = a.log_rate;
   c.title = a.title;
-  const codec::Model model = a.model.empty() ? codec::default_model() : codec::load_model(a.model);
-  const bool tty = !a.quiet && stderr_is_terminal();
-  if (tty)
-    c.progress = [](const codec::RdProgress& p) {
-      std::fprintf(stderr, "\rrd: %zu/%zu rows (%zu done now, %zu already in rd.csv), %zu/%zu images  ",
-                   p.rows_done + p.rows_skipped, p.rows_total, p.rows_done, p.rows_skipped, p.images_done, p.images_total);
-      std::fflush(stderr);
+  const codec::Model model = load_model_arg(a.model);
+  // Rows measured now against rows left to measure (those already in rd.csv cost nothing).
+  Progress progress(progress_mode(a.quiet || a.json), "rd", 0.0, "rows");
+  if (progress.mode() != ProgressMode::kQuiet)
+    c.progress = [&](const codec::RdProgress& p) {
+      progress.set_total(static_cast<double>(p.rows_total - std::min(p.rows_skipped, p.rows_total)));
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "images %zu/%zu%s", p.images_done, p.images_total,
+                    p.rows_skipped ? (", " + std::to_string(p.rows_skipped) + " rows already in rd.csv").c_str() : "");
+      progress.update(static_cast<double>(p.rows_done), detail);
     };
   const codec::RdReport r = codec::run_rd(model, c);
-  if (tty) std::fprintf(stderr, "\n");
+  progress.finish();
 
   if (a.json) {
     for (const auto& s : r.summary) {
@@ -147,7 +153,7 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_option("--crop", a->crop, "Center-crop each image to N x N (0: whole images; smaller ones are skipped)")
       ->capture_default_str()->check(CLI::Range(0, 32768));
   cmd->add_option("--count", a->count, "Use the first K images in name order (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--model", a->model, "Model file (default: the built-in model)")->check(CLI::ExistingFile);
+  cmd->add_option("--model", a->model, "Model file, or the name of one in the model search path (default: the built-in model)");
   cmd->add_option("--levels", a->levels, "msinr levels, comma-separated (default: every level of the model)");
   cmd->add_option("--jpeg-qualities", a->qualities, "JPEG qualities 1..100, comma-separated, or 'none'")->capture_default_str();
   cmd->add_option("--out", a->out, "Output folder (created; an existing rd.csv there is resumed)")->capture_default_str();

@@ -9,6 +9,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/eval_protocol.hpp"
+#include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/model.hpp"
 #include "codec/training.hpp"
@@ -37,7 +39,7 @@ struct TrainArgs {
   int default_level = -1;
   std::size_t narrow_for = 0;
   EngineArgs engine;
-  bool quiet = false;
+  bool quiet = false, force = false;
 };
 
 std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
@@ -54,13 +56,6 @@ std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
   std::string out = buf;
   if (c.arch.w0_hidden > 0.0f) out += " w0-hidden=" + CLI::detail::to_string(c.arch.w0_hidden);
   return out;
-}
-
-std::string hms(double s) {
-  char buf[32];
-  const long t = std::lround(std::max(0.0, s));
-  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-  return buf;
 }
 
 int run_train(const TrainArgs& a) {
@@ -93,6 +88,10 @@ int run_train(const TrainArgs& a) {
   c.pixel_fraction = a.pixel_fraction;
   const std::string fp = fingerprint(a, c);
   const std::string ckpt = a.checkpoint.empty() ? a.out + ".ckpt" : a.checkpoint;
+  // Refused now rather than after hours of training.
+  if (is_stdio(a.out)) throw Error(ErrorCode::kInvalidArgument, "train writes its model to a file (and OUT.ckpt beside it), not to standard output");
+  check_output(a.out, {a.resume}, a.force);
+  warn_extension(a.out, {".msm"}, "an msinr model", a.quiet);
 
   if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.data.c_str());
   codec::Dataset data = codec::load_dataset(a.data, {a.crop, a.resize, a.count});
@@ -110,23 +109,22 @@ int run_train(const TrainArgs& a) {
     if (!a.resume.empty())
       std::fprintf(stderr, "resuming %s at round %d step %d\n", a.resume.c_str(), state.round, state.step);
   }
-  auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto last_ckpt = std::chrono::steady_clock::now();
-  const bool tty = stderr_is_terminal();
+  // A bar per round (its ETA is the whole run's, from the trainer); off a terminal a line every 30 s.
+  Progress progress(progress_mode(a.quiet), "", 0.0, "steps", 30.0);
+  int shown_round = -1;
   MetaCallbacks cb;
   cb.on_progress = [&](const MetaProgress& p) {
-    if (a.quiet) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_print < std::chrono::seconds(tty ? 1 : 30) && p.step != p.steps) return;
-    last_print = now;
-    std::fprintf(stderr, "%sround %d/%d step %d/%d  weights %zu  meta-loss %.5f (PSNR %.2f dB, %.2f before)  %.2f steps/s  ETA %s%s",
-                 tty ? "\r" : "", p.round, p.rounds, p.step, p.steps, p.weights, p.loss_after,
-                 -10 * std::log10(p.loss_after), -10 * std::log10(p.loss_before), p.steps_per_second,
-                 hms(p.eta_seconds).c_str(), tty ? "   " : "\n");
+    if (p.round != shown_round) {
+      progress.restart("round " + std::to_string(p.round) + "/" + std::to_string(p.rounds), p.steps);
+      shown_round = p.round;
+    }
+    char detail[160];
+    std::snprintf(detail, sizeof detail, "%zu weights  meta-loss %.5f (PSNR %.2f dB, %.2f before)", p.weights,
+                  p.loss_after, -10 * std::log10(p.loss_after), -10 * std::log10(p.loss_before));
+    progress.update(p.step, detail, p.eta_seconds);
   };
-  cb.on_level = [&](const MetaLevel& l) {
-    if (!a.quiet) std::fprintf(stderr, "%slevel %d done\n", tty ? "\n" : "", l.index);
-  };
+  cb.on_level = [&](const MetaLevel& l) { progress.note("level " + std::to_string(l.index) + " done"); };
   cb.on_step_end = [&](const MetaTrainingState& s) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
@@ -136,6 +134,7 @@ int run_train(const TrainArgs& a) {
     return true;
   };
   trainer.run(state, cb);
+  progress.finish();
   codec::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails
 
   codec::Model model;
@@ -209,6 +208,7 @@ Runner add_train_command(CLI::App& app) {
       "  msinr train --data imgs --out m.msm --resume m.msm.ckpt");
   cmd->add_option("--data", a->data, "Folder of training images (PNG/JPEG)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("-o,--out", a->out, "Model file to write (.msm)")->required();
+  cmd->add_flag("-f,--force", a->force, "Overwrite an existing model file");
   cmd->add_option("--crop", a->crop, "Center-crop size: the model's tile size")->capture_default_str()->check(CLI::Range(8, 1024));
   cmd->add_option("--resize", a->resize, "Scale the shorter side to this first (0: no resize)")->capture_default_str();
   cmd->add_option("--count", a->count, "Use the first N images (0: all)")->capture_default_str();
@@ -261,7 +261,7 @@ Runner add_train_command(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   add_engine_options(*cmd, a->engine);
-  cmd->add_flag("-q,--quiet", a->quiet, "Print nothing but errors and the final line");
+  cmd->add_flag("--quiet", a->quiet, "Print nothing but errors and the final line (no progress)");
   return [a] { return run_train(*a); };
 }
 

@@ -17,8 +17,6 @@ Runner add_rd_command(CLI::App& app);
 // encode (returned), decode and info.
 Runner add_codec_commands(CLI::App& app, Runner& decode, Runner& info);
 
-// Progress lines go to stderr only when it is a terminal, so logs and pipes stay clean.
-bool stderr_is_terminal();
 // Default location of the shared image data (tests, benchmarks): MSINR_DATA_DIR env or build-time path.
 std::string data_dir();
 

@@ -1,5 +1,6 @@
 // msinr: the command line. The only place that prints for people and chooses exit codes:
 // 0 success, 1 an error in the work (bad input, I/O, ...), 2 a usage error.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,11 +9,32 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "format/file_io.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::cli {
+namespace {
 
-bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+// SIGINT, SIGTERM, SIGHUP: remove the temporary files of unfinished outputs, then die of the same
+// signal (the action is back to the default by then), so the parent sees what really happened.
+extern "C" void remove_temporaries_and_reraise(int sig) {
+  format::remove_temporary_files();
+  ::raise(sig);
+}
+
+void remove_temporaries_on_signals() {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler == SIG_IGN) continue;  // nohup, background jobs
+    struct sigaction sa {};
+    sa.sa_handler = remove_temporaries_and_reraise;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+}  // namespace
 
 std::string data_dir() {
   if (const char* env = std::getenv("MSINR_DATA_DIR"); env && *env) return env;
@@ -22,6 +44,7 @@ std::string data_dir() {
 }  // namespace msinr::cli
 
 int main(int argc, char** argv) {
+  msinr::cli::remove_temporaries_on_signals();
   CLI::App app{
       "msinr: an image codec built on meta-learned sparse implicit neural representations.\n"
       "An image becomes the weights of a small sine-activated network (a SIREN) that maps pixel\n"

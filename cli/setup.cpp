@@ -4,10 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
-#include "codec/image.hpp"
-#include "codec/image_io.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::cli {
@@ -47,28 +44,6 @@ Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& para
   if (density >= 1.0) return dense;
   const auto keep = static_cast<std::size_t>(std::llround(density * static_cast<double>(layout.weight_count())));
   return global_magnitude_mask(layout, params, dense, std::max<std::size_t>(keep, 1));
-}
-
-static std::string lower_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
-
-void check_output_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  const std::string ext = lower_extension(path);
-  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg")
-    throw Error(ErrorCode::kInvalidArgument, path + ": output must end in .png, .jpg or .jpeg");
-  const fs::path parent = fs::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw Error(ErrorCode::kIo, path + ": folder " + parent.string() + " does not exist");
-}
-
-void write_image_by_extension(const codec::Image& image, const std::string& path) {
-  if (lower_extension(path) == ".png") codec::write_png(image, path);
-  else codec::write_jpeg(image, path, 95, /*subsample_420=*/false);
 }
 
 }  // namespace msinr::cli

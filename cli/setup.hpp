@@ -1,5 +1,5 @@
 #pragma once
-// Options and helpers that several commands share: engine choice, masks, output checks.
+// Options and helpers that several commands share: engine choice and masks (files: output.hpp).
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -25,17 +25,5 @@ std::unique_ptr<Backend> make_engine(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density);
-
-// Fails early (kInvalidArgument / kIo) when an output path has an unknown extension or its folder
-// does not exist, so a long job does not end in an unwritable file.
-void check_output_path(const std::string& path);
-
-}  // namespace msinr::cli
-
-namespace msinr::codec { struct Image; }
-
-namespace msinr::cli {
-// Writes PNG or JPEG (quality 95, 4:4:4) by the path's extension, atomically.
-void write_image_by_extension(const codec::Image& image, const std::string& path);
 
 }  // namespace msinr::cli

@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 
 #include <png.h>
@@ -664,6 +666,26 @@ void write_jpeg(const Image& image, const std::string& path, int quality, bool s
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 
+std::string pnm_header(int width, int height, int channels) {
+  if (channels != 1 && channels != 3)
+    throw Error(ErrorCode::kInvalidArgument, "PNM holds 1 (PGM) or 3 (PPM) channels, not " + std::to_string(channels));
+  return std::string(channels == 1 ? "P5\n" : "P6\n") + std::to_string(width) + " " + std::to_string(height) + "\n255\n";
+}
+
+std::vector<std::uint8_t> encode_pnm(const Image& image) {
+  validate_image(image, "encode_pnm");
+  const std::string header = pnm_header(image.width, image.height, image.channels);
+  std::vector<std::uint8_t> out(header.begin(), header.end());
+  out.insert(out.end(), image.pixels.begin(), image.pixels.end());
+  return out;
+}
+
+void write_pnm(const Image& image, const std::string& path) {
+  validate_image(image, path);
+  const std::vector<std::uint8_t> bytes = encode_pnm(image);
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
 // Files go through format/'s implementation (one place for temp-file-and-rename); its errors
 // become msinr::Error with the same meaning.
 std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
@@ -682,20 +704,61 @@ void write_file_atomic(const std::string& path, const std::uint8_t* data, std::s
   }
 }
 
+namespace {
+
+// Where PngRowWriter's bytes go: an atomic file, or a stream such as standard output. libpng calls
+// row_sink_write; an error becomes a message here and png_error there (no exception crosses libpng).
+struct RowSink {
+  std::unique_ptr<format::AtomicFile> file;
+  std::FILE* stream = nullptr;
+  char io_error[256] = {};
+};
+
+void row_sink_write(png_structp png, png_bytep data, png_size_t length) {
+  auto* sink = static_cast<RowSink*>(png_get_io_ptr(png));
+  bool ok = true;
+  if (sink->file) {
+    try {
+      sink->file->write(data, length);
+    } catch (const std::exception& e) {
+      std::snprintf(sink->io_error, sizeof sink->io_error, "%s", e.what());
+      ok = false;
+    }
+  } else if (std::fwrite(data, 1, length, sink->stream) != length) {
+    std::snprintf(sink->io_error, sizeof sink->io_error, "%s", std::strerror(errno));
+    ok = false;
+  }
+  if (!ok) png_error(png, "write failed");
+}
+
+void row_sink_flush(png_structp) {}
+
+}  // namespace
+
 struct PngRowWriter::State {
-  std::string path, tmp;
-  std::FILE* file = nullptr;
+  std::string path;
+  RowSink sink;
   png_structp png = nullptr;
   png_infop info = nullptr;
   PngWriteState errors;
   int width = 0, height = 0, channels = 0, rows = 0;
   bool done = false;
   [[noreturn]] void fail(const std::string& what) {
-    throw Error(ErrorCode::kIo, path + ": " + what + (errors.error[0] ? std::string(" (libpng: ") + errors.error + ")" : ""));
+    std::string why = sink.io_error[0] ? std::string(" (") + sink.io_error + ")"
+                      : errors.error[0] ? std::string(" (libpng: ") + errors.error + ")"
+                                        : std::string();
+    throw Error(ErrorCode::kIo, path + ": " + what + why);
   }
 };
 
-PngRowWriter::PngRowWriter(const std::string& path, int width, int height, int channels) : state_(new State) {
+PngRowWriter::PngRowWriter(const std::string& path, int width, int height, int channels)
+    : PngRowWriter(path, nullptr, width, height, channels) {}
+
+PngRowWriter::PngRowWriter(std::FILE* stream, const std::string& name, int width, int height, int channels)
+    : PngRowWriter(name, stream, width, height, channels) {}
+
+PngRowWriter::PngRowWriter(const std::string& path, std::FILE* stream, int width, int height, int channels)
+    : state_(new State) {
   State& s = *state_;
   s.path = path;
   s.width = width;
@@ -703,25 +766,19 @@ PngRowWriter::PngRowWriter(const std::string& path, int width, int height, int c
   s.channels = channels;
   if (!dimensions_within_limits(width, height) || channels < 1 || channels > 4) {
     delete state_;
+    state_ = nullptr;
     throw Error(ErrorCode::kInvalidArgument, path + ": bad PNG size or channel count");
   }
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  static std::atomic<unsigned> counter{0};
-  // (Built with += : GCC 12 gives a false -Wrestrict for "." + std::string.)
-  std::string name(1, '.');
-  name += target.filename().string();
-  name += ".tmp.";
-  name += std::to_string(::getpid());
-  name += '.';
-  name += std::to_string(counter++);
-  s.tmp = (dir / name).string();
-  s.file = std::fopen(s.tmp.c_str(), "wbx");
-  if (!s.file) {
-    const std::string msg = path + ": cannot create a temporary file in " + dir.string();
-    delete state_;
-    throw Error(ErrorCode::kIo, msg);
+  if (stream) {
+    s.sink.stream = stream;
+  } else {
+    try {
+      s.sink.file = std::make_unique<format::AtomicFile>(path);
+    } catch (const format::FormatError& e) {
+      delete state_;
+      state_ = nullptr;
+      rethrow_format_error(e, "");
+    }
   }
   s.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s.errors, png_write_error_cb, png_write_warning_cb);
   if (s.png) s.info = png_create_info_struct(s.png);
@@ -732,7 +789,7 @@ PngRowWriter::PngRowWriter(const std::string& path, int width, int height, int c
     if (setjmp(png_jmpbuf(s.png))) {
       ok = false;
     } else {
-      png_init_io(s.png, s.file);
+      png_set_write_fn(s.png, &s.sink, row_sink_write, row_sink_flush);
       png_set_IHDR(s.png, s.info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
                    kColorType[channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
       png_write_info(s.png, s.info);
@@ -751,8 +808,7 @@ void PngRowWriter::cleanup() noexcept {
   if (!state_) return;
   State& s = *state_;
   if (s.png) png_destroy_write_struct(&s.png, s.info ? &s.info : nullptr);
-  if (s.file) std::fclose(s.file);
-  if (!s.done) ::unlink(s.tmp.c_str());
+  s.sink.file.reset();  // an uncommitted file removes its temporary
   delete state_;
   state_ = nullptr;
 }
@@ -773,11 +829,16 @@ void PngRowWriter::finish() {
   png_destroy_write_struct(&s.png, &s.info);
   s.png = nullptr;
   s.info = nullptr;
-  const bool flushed = std::fflush(s.file) == 0 && ::fsync(::fileno(s.file)) == 0;
-  const bool closed = std::fclose(s.file) == 0;
-  s.file = nullptr;
-  if (!flushed || !closed) s.fail("writing failed (disk full?)");
-  if (::rename(s.tmp.c_str(), s.path.c_str()) != 0) s.fail("cannot rename the temporary file into place");
+  if (s.sink.file) {
+    try {
+      s.sink.file->commit();
+    } catch (const format::FormatError& e) {
+      rethrow_format_error(e, "");
+    }
+  } else if (std::fflush(s.sink.stream) != 0) {
+    std::snprintf(s.sink.io_error, sizeof s.sink.io_error, "%s", std::strerror(errno));
+    s.fail("writing failed");
+  }
   s.done = true;
 }
 

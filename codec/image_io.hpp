@@ -16,10 +16,12 @@
 //    bad Huffman code, ...) are errors; the rest are collected in Image::source.warnings.
 //  - Writers validate the image (kInvalidArgument), encode to memory, write a temporary file in the
 //    destination's directory and rename() it over the destination; on any failure the temporary is
-//    removed and an existing destination is left untouched. I/O failures are kIo.
+//    removed and an existing destination is left untouched. I/O failures are kIo. The output rules
+//    (symbolic links, non-regular files, modes, long names, signals) are format::AtomicFile's.
 // Every error message starts with the file name (or the name given for in-memory data).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -59,16 +61,25 @@ void write_jpeg(const Image& image, const std::string& path, int quality, bool s
 // Whole-file helpers used above, exposed for the CLI and the rate-distortion tool.
 // read_file: kIo when the file cannot be opened or read (or is a directory), kLimit past max_bytes.
 std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes = kMaxImageFileBytes);
-// write_file_atomic: temp file "<dir>/.<name>.tmp.<pid>.<n>" (mode 0666 & ~umask), written, fsync()ed,
-// renamed over path, then the directory is fsync()ed (best effort). kIo on failure, temp removed.
+// write_file_atomic: format::write_file_atomic (temp file "<dir>/.<name>.tmp.<pid>.<n>" fsync()ed and
+// renamed over path; the rules of format::AtomicFile) with its errors as msinr::Error. kIo on failure.
 void write_file_atomic(const std::string& path, const std::uint8_t* data, std::size_t size);
 
+// Netpbm: 1 channel -> P5 (PGM), 3 channels -> P6 (PPM), maxval 255, binary; other channel counts
+// are refused (kInvalidArgument). The header is "P6\n<width> <height>\n255\n".
+std::string pnm_header(int width, int height, int channels);
+std::vector<std::uint8_t> encode_pnm(const Image& image);
+void write_pnm(const Image& image, const std::string& path);
+
 // Writes an 8-bit PNG row by row straight to disk, so a large output never sits in memory whole
-// (the decoder renders one tile row at a time). The rows go to a temporary file beside `path`,
-// which finish() renames into place; destroying the writer unfinished removes it.
+// (the decoder renders one tile row at a time). The rows go to a temporary file beside `path`
+// (format::AtomicFile: symbolic links followed, non-regular destinations refused, the mode of a
+// replaced file kept), which finish() renames into place; destroying the writer unfinished removes it.
 class PngRowWriter {
  public:
   PngRowWriter(const std::string& path, int width, int height, int channels);
+  // Into an open stream (e.g. stdout), flushed by finish(); `name` is used in messages.
+  PngRowWriter(std::FILE* stream, const std::string& name, int width, int height, int channels);
   ~PngRowWriter();
   PngRowWriter(const PngRowWriter&) = delete;
   PngRowWriter& operator=(const PngRowWriter&) = delete;
@@ -76,6 +87,7 @@ class PngRowWriter {
   void finish();                               // after exactly `height` rows
 
  private:
+  PngRowWriter(const std::string& path, std::FILE* stream, int width, int height, int channels);
   struct State;
   void cleanup() noexcept;
   State* state_;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -71,4 +72,93 @@ TEST_CASE("format: read_file errors") {
   f::write_file_atomic(file, Bytes(101, 1));
   CHECK(error_of([&] { f::read_file(file, 100); }) == Code::kLimit);
   CHECK(f::read_file(file, 101).size() == 101);
+}
+
+TEST_CASE("format: temporary names fit NAME_MAX, cut at a UTF-8 character boundary") {
+  CHECK(f::temporary_name("out.png", 123, 4, 255) == ".out.png.tmp.123.4");
+  const std::string long_name(246, 'x');
+  const std::string t = f::temporary_name(long_name, 4194304, 17, 255);
+  CHECK(t.size() == 255);
+  CHECK(t.rfind(".xxx", 0) == 0);
+  CHECK(t.substr(t.size() - 15) == ".tmp.4194304.17");
+  // "é" is two bytes (C3 A9): the cut never splits it.
+  std::string accents;
+  for (int i = 0; i < 120; ++i) accents += "\xC3\xA9";
+  for (std::size_t name_max = 20; name_max < 40; ++name_max) {
+    const std::string n = f::temporary_name(accents, 1, 2, name_max);
+    CAPTURE(name_max);
+    CHECK(n.size() <= name_max);
+    const std::string kept = n.substr(1, n.size() - 1 - std::string(".tmp.1.2").size());
+    CHECK(kept.size() % 2 == 0);
+    CHECK(kept == accents.substr(0, kept.size()));
+  }
+}
+
+TEST_CASE("format: AtomicFile writes through symbolic links, keeps modes, refuses non-regular files") {
+  TempDir dir;
+  const Bytes a(100, 7);
+  // Through a link: the target changes, the link stays.
+  f::write_file_atomic(dir.path / "target", Bytes{1});
+  fs::create_symlink("target", dir.path / "link");
+  f::write_file_atomic(dir.path / "link", a);
+  CHECK(fs::is_symlink(dir.path / "link"));
+  CHECK(f::read_file(dir.path / "target", 1000) == a);
+  CHECK(f::resolve_output_path(dir.path / "link") == dir.path / "target");
+  // A chain of links, and a dangling one (creates its target).
+  fs::create_symlink("link", dir.path / "link2");
+  CHECK(f::resolve_output_path(dir.path / "link2") == dir.path / "target");
+  fs::create_symlink("made", dir.path / "dangling");
+  f::write_file_atomic(dir.path / "dangling", a);
+  CHECK(f::read_file(dir.path / "made", 1000) == a);
+  // A loop is an error.
+  fs::create_symlink("loop2", dir.path / "loop1");
+  fs::create_symlink("loop1", dir.path / "loop2");
+  CHECK(error_of([&] { f::write_file_atomic(dir.path / "loop1", a); }) == Code::kIo);
+  // Modes are kept.
+  fs::permissions(dir.path / "target", fs::perms::owner_read | fs::perms::owner_write);
+  f::write_file_atomic(dir.path / "target", Bytes{2});
+  CHECK(fs::status(dir.path / "target").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  // Devices and fifos are never replaced.
+  std::string message;
+  CHECK(error_of([&] { f::write_file_atomic("/dev/null", a); }, &message) == Code::kIo);
+  CHECK(message.find("character device") != std::string::npos);
+  REQUIRE(::mkfifo((dir.path / "fifo").c_str(), 0600) == 0);
+  CHECK(error_of([&] { f::write_file_atomic(dir.path / "fifo", a); }) == Code::kIo);
+  CHECK(fs::is_fifo(dir.path / "fifo"));
+  // A 255-byte name works: the temporary's name is shortened.
+  const fs::path longest = dir.path / std::string(255, 'n');
+  f::write_file_atomic(longest, a);
+  CHECK(f::read_file(longest, 1000) == a);
+  for (const auto& e : fs::directory_iterator(dir.path)) CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("format: remove_temporary_files() takes away live temporaries (what the signal handler does)") {
+  TempDir dir;
+  {
+    f::AtomicFile file(dir.path / "out.bin");
+    file.write(Bytes(1000, 3));
+    CHECK(fs::exists(file.temporary()));
+    f::remove_temporary_files();
+    CHECK_FALSE(fs::exists(file.temporary()));
+    CHECK(error_of([&] { file.commit(); }) == Code::kIo);  // nothing left to rename
+  }
+  CHECK(dir.entries() == 0);
+  // A committed file is no longer registered: removing temporaries leaves it alone.
+  {
+    f::AtomicFile file(dir.path / "kept.bin");
+    file.write(Bytes(10, 1));
+    file.commit();
+  }
+  f::remove_temporary_files();
+  CHECK(f::read_file(dir.path / "kept.bin", 100) == Bytes(10, 1));
+  // Large writes go through the buffer in pieces.
+  Bytes big(300000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 31);
+  {
+    f::AtomicFile file(dir.path / "big.bin");
+    file.write(big.data(), 1);
+    file.write(big.data() + 1, big.size() - 1);
+    file.commit();
+  }
+  CHECK(f::read_file(dir.path / "big.bin", 1 << 20) == big);
 }
