@@ -83,12 +83,16 @@ struct EncodeArgs {
   int bits = 0;
   double quant_loss = 0.1;
   EngineArgs engine;
-  bool quiet = false, json = false, force = false;
+  bool quiet = false, json = false, force = false, best_effort = false;
 };
+
+// Exit status of an encode whose --bpp / --psnr target could not be met (without --best-effort).
+constexpr int kExitTargetNotMet = 3;
 
 struct Encoded {
   std::size_t bytes = 0;
   double pixels = 0.0, psnr = 0.0, seconds = 0.0;
+  bool target_met = true, written = true;
   std::string report;  // the summary line or JSON object ("" with --quiet)
 };
 
@@ -116,8 +120,20 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
       on_tiles(done, total);
       return true;
     };
+  if (!a.quiet && (a.bpp > 0 || a.psnr > 0))
+    o.log = [&](const std::string& line) { std::fprintf(stderr, "\rmsinr: %s: %s\n", in_name.c_str(), line.c_str()); };
   const codec::EncodeResult r = codec::encode_image(image, model, o);
-  if (is_stdio(output)) {
+  const bool keep = r.target_met || a.best_effort;
+  if (!r.target_met) {
+    const double got_bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(image.width) * image.height);
+    std::fprintf(stderr, "msinr: %s: target not met: %s; the closest is %.3f bpp at %.2f dB (level %d)%s\n",
+                 in_name.c_str(),
+                 a.bpp > 0 ? ("no file fits " + std::to_string(a.bpp).substr(0, 6) + " bpp").c_str()
+                           : ("no level reaches " + std::to_string(a.psnr).substr(0, 6) + " dB").c_str(),
+                 got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
+  }
+  if (!keep) {
+  } else if (is_stdio(output)) {
     if (std::fwrite(r.bytes.data(), 1, r.bytes.size(), stdout) != r.bytes.size() || std::fflush(stdout) != 0)
       throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
   } else {
@@ -130,12 +146,12 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   const double ssim = std::min(rgb.width, rgb.height) >= 11 ? codec::ssim(back, rgb) : -1.0;
   const double pixels = static_cast<double>(rgb.width) * rgb.height;
   const double bpp = static_cast<double>(r.bytes.size()) * 8.0 / pixels;
-  Encoded e{r.bytes.size(), pixels, psnr, r.seconds, {}};
+  Encoded e{r.bytes.size(), pixels, psnr, r.seconds, r.target_met, keep, {}};
   if (a.json) {
     JsonLine j;
     j.add("input", input).add("output", output).add("width", rgb.width).add("height", rgb.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
-    j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload);
+    j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload).add("target_met", r.target_met).add("written", keep);
     j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
     j.add("seconds", r.seconds).add("device", r.device).add("model", model.id_hex());
     e.report = j.str();
@@ -176,7 +192,7 @@ int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::
     outputs.push_back(out);
   }
   Progress progress(progress_mode(a.quiet || a.json), "", static_cast<double>(inputs.size()), "images");
-  std::size_t encoded = 0, skipped = 0, failed = 0, bytes = 0;
+  std::size_t encoded = 0, skipped = 0, failed = 0, missed = 0, bytes = 0;
   double pixels = 0.0, psnr_sum = 0.0, seconds = 0.0;
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -197,6 +213,8 @@ int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::
       });
       progress.finish();  // the summary line stands alone; the bar comes back with the next image
       print_report(e.report, stdout);
+      if (!e.target_met) ++missed;
+      if (!e.written) continue;
       ++encoded;
       bytes += e.bytes;
       pixels += e.pixels;
@@ -223,7 +241,7 @@ int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::
                   psnr_sum / static_cast<double>(encoded), wall);
     std::printf("\n");
   }
-  return failed ? 1 : 0;
+  return failed ? 1 : missed && !a.best_effort ? kExitTargetNotMet : 0;
 }
 
 int run_encode(const EncodeArgs& a) {
@@ -263,7 +281,7 @@ int run_encode(const EncodeArgs& a) {
   });
   progress.finish();
   print_report(e.report, is_stdio(output) ? stderr : stdout);
-  return 0;
+  return e.target_met ? 0 : kExitTargetNotMet;
 }
 
 struct DecodeArgs {
@@ -415,6 +433,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
   add_engine_options(*enc, e->engine);
+  enc->add_flag("--best-effort", e->best_effort,
+                "When a --bpp / --psnr target cannot be met, write the closest file and exit 0 (default: write "
+                "nothing and exit 3)");
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors (no progress)");
   enc->add_flag("--json", e->json, "Print one JSON object per image (a batch adds one of kind \"batch\")");
 

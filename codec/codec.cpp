@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -248,12 +249,18 @@ Device parse_device(const std::string& name) {
 EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   if (opt.steps < 0 || !(opt.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
+  if (opt.bits != 0 && opt.bits != 16) throw Error(ErrorCode::kInvalidArgument, "bits must be 0 (quantized) or 16 (fp16)");
+  if (!(opt.quant_loss_db >= 0.0) || !std::isfinite(opt.quant_loss_db))
+    throw Error(ErrorCode::kInvalidArgument, "the quantization loss must be a finite number of dB >= 0");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   if (opt.device == Device::kCuda && !cuda_backend_available()) make_cuda_backend();  // throws a clear kDevice
   const Image rgb = to_rgb(input);
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
   const double pixels = static_cast<double>(rgb.width) * rgb.height;
+  auto say = [&](const std::string& line) {
+    if (opt.log) opt.log(line);
+  };
 
   auto values_of = [&](const MetaLevel& l) { return kept_weights(layout, l.mask) + (layout.param_count() - layout.weight_count()); };
   // Levels from densest to sparsest.
@@ -261,8 +268,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   for (const auto& l : model.levels) order.push_back(&l);
   std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return values_of(*a) > values_of(*b); });
 
-  auto encode_at = [&](const MetaLevel& level) {
-    FitAll fitted = fit_tiles(rgb, model, level, opt);
+  auto header_for = [&](const MetaLevel& level) {
     format::ContainerHeader h;
     h.width = static_cast<std::uint32_t>(rgb.width);
     h.height = static_cast<std::uint32_t>(rgb.height);
@@ -274,85 +280,232 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     h.steps = static_cast<std::uint32_t>(opt.steps);
     h.tile_count = static_cast<std::uint32_t>(tiles.size());
     h.values_per_tile = static_cast<std::uint32_t>(values_of(level));
+    return h;
+  };
+
+  // One level's fit and everything the quantizer needs to try steps on it.
+  struct Fitted {
+    const MetaLevel* level = nullptr;
+    FitAll fit;
+    std::unique_ptr<TileRenderer> renderer;
+    std::vector<float> init;
+    std::vector<std::uint32_t> groups;
+    std::vector<double> allocation;
+  };
+  auto fit_level = [&](const MetaLevel& level) {
+    say("fitting level " + std::to_string(level.index) + " (" + std::to_string(values_of(level)) + " values per tile, " +
+        std::to_string(tiles.size()) + " tiles)");
+    auto f = std::make_unique<Fitted>();
+    f->level = &level;
+    f->fit = fit_tiles(rgb, model, level, opt);
+    if (opt.bits == 16) return f;
+    f->renderer = std::make_unique<TileRenderer>(model, level, rgb.width, rgb.height, opt.threads);
+    f->init.resize(f->renderer->stored().size());
+    for (std::size_t k = 0; k < f->init.size(); ++k) f->init[k] = level.init[f->renderer->stored()[k]];
+    f->groups = quant_groups(layout, level.mask);
+    std::vector<float> clean;
+    f->renderer->render(f->fit.values, clean);
+    // The probe sees offsets from the init: that is what the steps quantize.
+    std::vector<float> offsets = f->fit.values;
+    for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] -= f->init[i % f->init.size()];
+    f->allocation = step_allocation(offsets, f->groups, tiles.size(), clean,
+                                    [&](const std::vector<float>& off, std::vector<float>& out) {
+                                      std::vector<float> v = off;
+                                      for (std::size_t i = 0; i < v.size(); ++i) v[i] += f->init[i % f->init.size()];
+                                      f->renderer->render(v, out);
+                                    });
+    return f;
+  };
+  auto render_fn = [&](Fitted& f) {
+    return RenderFn([&f](const std::vector<float>& v, std::vector<float>& out) { f.renderer->render(v, out); });
+  };
+  const PsnrFn psnr_fn = [&](const std::vector<float>& out) {
+    return psnr_8bit(from_float_rgb(out.data(), rgb.width, rgb.height), rgb);
+  };
+  auto result_of = [&](const Fitted& f, std::vector<std::uint8_t> bytes, double psnr, const char* payload) {
     EncodeResult r;
+    r.bytes = std::move(bytes);
+    r.level = f.level->index;
+    r.tiles = tiles.size();
+    r.values_per_tile = values_of(*f.level);
+    r.fit_psnr = f.fit.psnr;
+    r.psnr = psnr;
+    r.payload = payload;
+    r.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(f.level->index);
+    r.device = f.fit.device;
+    return r;
+  };
+  auto write_quantized = [&](const Fitted& f, const QuantizedPayload& q) {
+    format::ContainerHeader h = header_for(*f.level);
+    h.group_sizes = q.group_sizes;
+    h.quant_steps = q.steps;
     try {
-      if (opt.bits == 16) {
-        r.bytes = format::write_container(h, fitted.values);
-        r.payload = "fp16";
-      } else {
-        TileRenderer renderer(model, level, rgb.width, rgb.height, opt.threads);
-        std::vector<float> init(renderer.stored().size());
-        for (std::size_t k = 0; k < init.size(); ++k) init[k] = level.init[renderer.stored()[k]];
-        const auto groups = quant_groups(layout, level.mask);
-        auto render = [&](const std::vector<float>& v, std::vector<float>& out) { renderer.render(v, out); };
-        auto psnr = [&](const std::vector<float>& out) { return psnr_8bit(from_float_rgb(out.data(), rgb.width, rgb.height), rgb); };
-        std::vector<float> clean;
-        render(fitted.values, clean);
-        // The probe sees offsets from the init: that is what the steps quantize.
-        std::vector<float> offsets = fitted.values;
-        for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] -= init[i % init.size()];
-        std::vector<float> probe_rgb;
-        const auto allocation = step_allocation(offsets, groups, renderer.tiles(), clean, [&](const std::vector<float>& off, std::vector<float>& out) {
-          std::vector<float> v = off;
-          for (std::size_t i = 0; i < v.size(); ++i) v[i] += init[i % init.size()];
-          render(v, out);
-        });
-        const QuantizedPayload q = quantize_for_psnr(fitted.values, init, groups, allocation,
-                                                     fitted.psnr - opt.quant_loss_db, render, psnr);
-        h.group_sizes = q.group_sizes;
-        h.quant_steps = q.steps;
-        r.bytes = format::write_quantized_container(h, q.symbols);
-        r.psnr = q.psnr;
-        r.payload = "quantized";
-      }
+      return format::write_quantized_container(h, q.symbols);
     } catch (const format::FormatError& e) {
       rethrow_format_error(e, "encode");
     }
-    r.level = level.index;
-    r.tiles = tiles.size();
-    r.values_per_tile = h.values_per_tile;
-    r.fit_psnr = fitted.psnr;
-    r.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
-    r.device = fitted.device;
-    return r;
   };
+  // The payload at the default quantization (or fp16): the coarsest steps within quant_loss_db.
+  auto finish_default = [&](Fitted& f) {
+    if (opt.bits == 16) {
+      try {
+        return result_of(f, format::write_container(header_for(*f.level), f.fit.values), 0.0, "fp16");
+      } catch (const format::FormatError& e) {
+        rethrow_format_error(e, "encode");
+      }
+    }
+    const QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
+                                                 f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
+    return result_of(f, write_quantized(f, q), q.psnr, "quantized");
+  };
+  // The largest file at or under max_bytes from this level's fit (coarser steps cost fewer bits);
+  // nullopt when even the coarsest steps tried do not fit.
+  auto finish_for_bytes = [&](Fitted& f, double max_bytes) -> std::optional<EncodeResult> {
+    if (opt.bits == 16) {
+      EncodeResult r = finish_default(f);
+      if (static_cast<double>(r.bytes.size()) > max_bytes) return std::nullopt;
+      return r;
+    }
+    auto at = [&](double scale) {
+      QuantizedPayload q = quantize_with_scale(f.fit.values, f.init, f.groups, f.allocation, scale);
+      return std::pair{q, write_quantized(f, q)};
+    };
+    // Scales bracket: from the default's quality outwards, doubling.
+    const QuantizedPayload base = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
+                                                    f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn, 6);
+    double lo = base.scale, hi = base.scale;  // lo: fits (or unknown), hi: too big (or unknown)
+    auto [q, bytes] = at(base.scale);
+    bool fits = static_cast<double>(bytes.size()) <= max_bytes;
+    std::optional<std::pair<QuantizedPayload, std::vector<std::uint8_t>>> best;
+    if (fits) {
+      best = std::pair{q, bytes};
+      // Finer steps while they still fit (better PSNR at a larger size).
+      for (int i = 0; i < 12; ++i) {
+        hi = lo / 2.0;
+        auto cand = at(hi);
+        if (static_cast<double>(cand.second.size()) > max_bytes) break;
+        best = std::move(cand);
+        lo = hi;
+      }
+      std::swap(lo, hi);  // now lo: too big, hi: fits
+    } else {
+      for (int i = 0; i < 16; ++i) {
+        lo = hi;
+        hi = hi * 2.0;
+        auto cand = at(hi);
+        if (static_cast<double>(cand.second.size()) <= max_bytes) {
+          best = std::move(cand);
+          break;
+        }
+      }
+      if (!best) return std::nullopt;
+    }
+    // Bisect between lo (too big) and hi (fits) for the finest steps that fit.
+    for (int i = 0; i < 10 && hi / lo > 1.02; ++i) {
+      const double mid = std::sqrt(lo * hi);
+      auto cand = at(mid);
+      if (static_cast<double>(cand.second.size()) <= max_bytes) {
+        best = std::move(cand);
+        hi = mid;
+      } else {
+        lo = mid;
+      }
+    }
+    std::vector<float> out;
+    f.renderer->render(best->first.values, out);
+    return result_of(f, std::move(best->second), psnr_fn(out), "quantized");
+  };
+  // The smallest file reaching target_psnr from this level's fit; nullopt when the fit itself falls short.
+  auto finish_for_psnr = [&](Fitted& f, double target) -> std::optional<EncodeResult> {
+    if (f.fit.psnr < target) return std::nullopt;
+    if (opt.bits == 16) return finish_default(f);
+    const QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, target, render_fn(f), psnr_fn);
+    if (q.psnr < target) return std::nullopt;
+    return result_of(f, write_quantized(f, q), q.psnr, "quantized");
+  };
+  auto bpp_of = [&](const EncodeResult& r) { return static_cast<double>(r.bytes.size()) * 8.0 / pixels; };
 
   EncodeResult result;
+  result.target_met = true;
   if (opt.level >= 0) {
-    result = encode_at(model.level(opt.level));
+    auto f = fit_level(model.level(opt.level));
+    result = finish_default(*f);
   } else if (opt.target_psnr > 0.0) {
-    // Binary search over levels (PSNR falls as levels get sparser): the sparsest that reaches it.
-    std::size_t lo = 0, hi = order.size();  // answer in [lo, hi]; hi = none reaches it
-    EncodeResult best;
-    bool have = false;
+    // The sparsest level whose fit reaches the target (binary search: PSNR falls with sparsity),
+    // then the next denser one too: more values at coarser steps can make the smaller file.
+    std::size_t lo = 0, hi = order.size();  // in sparsest-first index: answer in [lo, hi]; hi = none
+    std::optional<EncodeResult> best;
+    auto consider = [&](std::optional<EncodeResult> r) {
+      if (r && (!best || r->bytes.size() < best->bytes.size())) best = std::move(r);
+    };
+    std::vector<std::unique_ptr<Fitted>> fitted(order.size());
+    auto fitted_at = [&](std::size_t sparse_index) -> Fitted& {
+      auto& slot = fitted[sparse_index];
+      if (!slot) slot = fit_level(*order[order.size() - 1 - sparse_index]);
+      return *slot;
+    };
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      EncodeResult r = encode_at(*order[order.size() - 1 - mid]);  // mid-th sparsest
-      const Image back = decode_image(r.bytes, "candidate", model, {});
-      if (psnr_8bit(back, rgb) >= opt.target_psnr) {
-        best = std::move(r);
-        have = true;
+      Fitted& f = fitted_at(mid);
+      say("level " + std::to_string(f.level->index) + ": fit " + std::to_string(f.fit.psnr).substr(0, 5) + " dB");
+      if (f.fit.psnr >= opt.target_psnr) {
         hi = mid;
       } else {
         lo = mid + 1;
       }
     }
-    result = have ? std::move(best) : encode_at(*order.front());  // none reaches it: the densest
-  } else {
-    const MetaLevel* pick = nullptr;
-    if (opt.target_bpp > 0.0) {
-      for (const MetaLevel* l : order) {  // densest first: the first that fits
-        const double estimate = (values_of(*l) * tiles.size() * 16.0 + 8.0 * 160.0) / pixels;
-        if (estimate <= opt.target_bpp) {
-          pick = l;
-          break;
-        }
-      }
-      if (!pick) pick = order.back();  // nothing fits: the sparsest
-    } else {
-      pick = &model.level(model.default_level());
+    if (hi < order.size()) {
+      consider(finish_for_psnr(fitted_at(hi), opt.target_psnr));
+      if (opt.bits != 16 && hi + 1 < order.size()) consider(finish_for_psnr(fitted_at(hi + 1), opt.target_psnr));
     }
-    result = encode_at(*pick);
+    if (best) {
+      result = std::move(*best);
+    } else {  // unreachable: the densest level at its default quantization is the closest
+      result = finish_default(fitted_at(order.size() - 1));
+      result.target_met = false;
+    }
+  } else if (opt.target_bpp > 0.0) {
+    // Start at the densest level whose values could fit at ~6 bits each (fp16: 16), then walk to
+    // denser levels while the PSNR at the budget improves, or to sparser ones until one fits.
+    const double max_bytes = opt.target_bpp * pixels / 8.0;
+    const double bits_per_value = opt.bits == 16 ? 16.5 : 6.0;
+    std::size_t i = order.size() - 1;  // densest-first index
+    for (std::size_t k = 0; k < order.size(); ++k)
+      if (values_of(*order[k]) * tiles.size() * bits_per_value / 8.0 + 200.0 <= max_bytes) {
+        i = k;
+        break;
+      }
+    std::optional<EncodeResult> best;
+    std::size_t best_i = i;
+    auto try_level = [&](std::size_t k) {
+      auto f = fit_level(*order[k]);
+      auto r = finish_for_bytes(*f, max_bytes);
+      if (r) say("level " + std::to_string(order[k]->index) + ": " + std::to_string(bpp_of(*r)).substr(0, 5) + " bpp, " +
+                 std::to_string(r->psnr).substr(0, 5) + " dB");
+      else say("level " + std::to_string(order[k]->index) + ": cannot fit " + std::to_string(opt.target_bpp) + " bpp");
+      return r;
+    };
+    best = try_level(i);
+    if (best) {
+      while (best_i > 0) {  // denser while it pays
+        auto r = try_level(best_i - 1);
+        if (!r || r->psnr <= best->psnr) break;
+        best = std::move(r);
+        --best_i;
+      }
+    } else {
+      while (!best && best_i + 1 < order.size()) best = try_level(++best_i);  // sparser until one fits
+    }
+    if (best) {
+      result = std::move(*best);
+    } else {  // nothing fits: the sparsest level at its default quantization is the closest
+      auto f = fit_level(*order.back());
+      result = finish_default(*f);
+      result.target_met = false;
+    }
+  } else {
+    auto f = fit_level(model.level(model.default_level()));
+    result = finish_default(*f);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

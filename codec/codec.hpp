@@ -23,8 +23,12 @@ enum class TileFitting { kAuto, kPerTile, kBatched };
 
 struct EncodeOptions {
   int level = -1;            // a model level index; -1: from target_bpp / target_psnr, else the model's default
-  double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
-  double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
+  // > 0: the best PSNR at or under this many bits per pixel, searching levels and quantizer steps
+  // (fits several levels). Unreachable: the sparsest level's default file, target_met false.
+  double target_bpp = 0.0;
+  // > 0: the smallest file whose decoded PSNR reaches this, over levels and quantizer steps.
+  // Unreachable: the densest level's default file, target_met false.
+  double target_psnr = 0.0;
   int steps = 100;           // Adam steps per tile
   float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
   // Payload: 0 quantized and entropy-coded (container version 2, the default); 16 fp16 + zstd (version 1).
@@ -37,6 +41,8 @@ struct EncodeOptions {
   // Called as each tile finishes (from worker threads, one call at a time; batched: as each group of
   // equal-size tiles finishes); return false to cancel (encode_image then throws kCancelled).
   std::function<bool(std::size_t done, std::size_t total)> progress;
+  // Told what a --bpp / --psnr search is trying ("fitting level 5 ..."), one line at a time.
+  std::function<void(const std::string& line)> log;
 };
 
 struct EncodeResult {
@@ -48,6 +54,7 @@ struct EncodeResult {
   double fit_psnr = 0.0;            // 8-bit PSNR of the float fit before fp16 rounding / quantization
   double psnr = 0.0;                // 8-bit PSNR of what the decoder will render (0: not measured, fp16)
   std::string payload;              // "quantized" or "fp16"
+  bool target_met = true;           // false: a --bpp / --psnr target could not be reached
   float lr = 0.0f;                  // the Adam learning rate used
   std::string device;               // what did the fitting
 };

@@ -218,6 +218,24 @@ TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny m
   r = run("encode " + in + " " + (dir / "z.msinr") + " --model " + in);
   CHECK(r.code == 1);
   CHECK_FALSE(fs::exists(dir / "z.msinr"));
+  // An unreachable rate target: said on stderr, exit 3, target_met false, nothing written...
+  r = run("encode " + in + " " + (dir / "t.msinr") + " --model " + model + " --bpp 0.01 --json");
+  CHECK(r.code == 3);
+  CHECK(r.out.find("target not met") != std::string::npos);
+  CHECK(r.out.find("\"target_met\": false") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "t.msinr"));
+  // ...unless --best-effort, which keeps the closest file and exits 0.
+  r = run("encode " + in + " " + (dir / "t.msinr") + " --model " + model + " --psnr 99 --best-effort --json");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"target_met\": false") != std::string::npos);
+  CHECK(fs::exists(dir / "t.msinr"));
+  // fp16 on request: a version-1 file that says so.
+  r = run("encode " + in + " " + (dir / "h.msinr") + " --model " + model + " --level 1 --bits 16");
+  REQUIRE(r.code == 0);
+  r = run("info " + (dir / "h.msinr") + " --json");
+  CHECK(r.out.find("\"precision\": \"fp16\"") != std::string::npos);
+  r = run("info " + packed + " --json");
+  CHECK(r.out.find("\"precision\": \"quantized\"") != std::string::npos);
 }
 
 TEST_CASE("train --arch ffn: the Fourier-feature network from the command line to a decoded image") {

@@ -59,11 +59,68 @@ TEST_CASE("codec: round trip on a Kodak crop whose size is not a multiple of the
   REQUIRE(back.width == 50);
   REQUIRE(back.height == 37);
   const double psnr = psnr_8bit(back, im);
-  MESSAGE("fit PSNR " << r.fit_psnr << " dB, decoded (fp16) " << psnr << " dB, " << r.bytes.size() << " bytes");
+  MESSAGE("fit PSNR " << r.fit_psnr << " dB, decoded (quantized) " << psnr << " dB, " << r.bytes.size() << " bytes");
   CHECK(psnr > 18.0);                             // it really fitted (the init alone gives < 12 dB)
-  CHECK(std::fabs(psnr - r.fit_psnr) < 0.1);      // what fp16 storage costs
+  CHECK(psnr >= r.fit_psnr - 0.1 - 1e-9);         // what quantization may cost (--quant-loss)
+  CHECK(psnr == r.psnr);                          // the encoder measured exactly what decodes
   CHECK(decode_image(r.bytes, "mem", m).pixels == back.pixels);  // decoding is deterministic
   CHECK(encode_image(im, m, cpu_options(2)).bytes == r.bytes);   // and so is encoding
+}
+
+TEST_CASE("codec: the quantized payload costs fewer bits than fp16 for at most --quant-loss dB") {
+  const Model& m = test_model();
+  const Image im = crop_of_sample(48, 40);
+  for (int level : {0, 3}) {
+    CAPTURE(level);
+    EncodeOptions o = cpu_options(level);
+    const EncodeResult q = encode_image(im, m, o);
+    o.bits = 16;
+    const EncodeResult h = encode_image(im, m, o);
+    CHECK(q.payload == "quantized");
+    CHECK(h.payload == "fp16");
+    CHECK(read_info(h.bytes, "fp16").header.precision == format::Precision::kFp16);
+    CHECK(h.bytes[8] == 1);  // fp16 containers stay version 1
+    CHECK(q.bytes[8] == 2);
+    CHECK(q.fit_psnr == h.fit_psnr);  // the same fit, two payloads
+    const double pq = psnr_8bit(decode_image(q.bytes, "q", m), im), ph = psnr_8bit(decode_image(h.bytes, "h", m), im);
+    MESSAGE("level " << level << ": quantized " << q.bytes.size() << " B " << pq << " dB; fp16 " << h.bytes.size()
+                     << " B " << ph << " dB");
+    CHECK(q.bytes.size() * 2 < h.bytes.size());
+    CHECK(pq >= q.fit_psnr - 0.1 - 1e-9);
+    CHECK(pq == q.psnr);
+    o.bits = 0;
+    o.quant_loss_db = 1.0;  // a looser budget buys a smaller file
+    CHECK(encode_image(im, m, o).bytes.size() < q.bytes.size());
+  }
+}
+
+TEST_CASE("codec: rate control keeps its promise or says it could not") {
+  const Model& m = test_model();
+  const Image im = crop_of_sample(48, 48);
+  const double pixels = 48.0 * 48.0;
+  const auto sparse = encode_image(im, m, cpu_options(3));
+  const auto dense = encode_image(im, m, cpu_options(0));
+  EncodeOptions o;
+  o.device = Device::kCpu;
+  // A reachable budget between the levels' default sizes: met, at or under it.
+  o.target_bpp = (sparse.bytes.size() + dense.bytes.size()) * 4.0 / pixels;
+  const auto by_bpp = encode_image(im, m, o);
+  CHECK(by_bpp.target_met);
+  CHECK(by_bpp.bytes.size() * 8.0 / pixels <= o.target_bpp);
+  CHECK(by_bpp.psnr == psnr_8bit(decode_image(by_bpp.bytes, "bpp", m), im));
+  CHECK(by_bpp.psnr >= sparse.psnr - 0.05);  // the budget bought at least the sparse level's quality
+  // An unreachable one: not met, and the closest (sparsest) file comes back.
+  o.target_bpp = 0.01;
+  const auto tiny = encode_image(im, m, o);
+  CHECK_FALSE(tiny.target_met);
+  o.target_bpp = 0.0;
+  o.target_psnr = sparse.psnr;  // reachable: the sparse level's own quality
+  const auto by_psnr = encode_image(im, m, o);
+  CHECK(by_psnr.target_met);
+  CHECK(psnr_8bit(decode_image(by_psnr.bytes, "psnr", m), im) >= o.target_psnr);
+  CHECK(by_psnr.bytes.size() <= sparse.bytes.size());  // never a bigger file than a known answer
+  o.target_psnr = 99.0;
+  CHECK_FALSE(encode_image(im, m, o).target_met);
 }
 
 TEST_CASE("codec: sparser levels make smaller files") {
@@ -76,7 +133,8 @@ TEST_CASE("codec: sparser levels make smaller files") {
   by_bpp.device = Device::kCpu;
   by_bpp.target_bpp = sparse.bytes.size() * 8.0 / (48 * 48) + 0.01;
   const auto picked = encode_image(im, m, by_bpp);
-  CHECK(picked.bytes.size() * 8.0 / (48 * 48) <= by_bpp.target_bpp + 0.5);  // the estimate is close to the truth
+  CHECK(picked.target_met);
+  CHECK(picked.bytes.size() * 8.0 / (48 * 48) <= by_bpp.target_bpp);  // a real budget, not an estimate
   EncodeOptions by_psnr;
   by_psnr.device = Device::kCpu;
   by_psnr.target_psnr = 15.0;
