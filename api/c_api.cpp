@@ -126,6 +126,8 @@ void msinr_encode_options_init(msinr_encode_options* options) {
   options->device = MSINR_DEVICE_AUTO;
   options->progress = nullptr;
   options->progress_user = nullptr;
+  options->bits = d.bits;
+  options->quant_loss_db = d.quant_loss_db;
 }
 
 msinr_status msinr_encode(const msinr_model* model, const uint8_t* pixels, int width, int height, int channels,
@@ -146,6 +148,8 @@ msinr_status msinr_encode(const msinr_model* model, const uint8_t* pixels, int w
     o.target_psnr = c.target_psnr;
     o.steps = c.steps;
     o.lr = c.lr;
+    o.bits = c.bits;
+    o.quant_loss_db = c.quant_loss_db;
     o.threads = c.threads;
     switch (c.device) {
       case MSINR_DEVICE_AUTO: o.device = msinr::Device::kAuto; break;

@@ -52,6 +52,9 @@ void check_options(const EncodeOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be >= 0 (0: the model's rate)");
   if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "encode options: threads must be >= 0");
   if (o.level < -1) throw Error(ErrorCode::kInvalidArgument, "encode options: level must be -1 or a model level");
+  if (o.bits != 0 && o.bits != 16) throw Error(ErrorCode::kInvalidArgument, "encode options: bits must be 0 or 16");
+  if (!(o.quant_loss_db >= 0.0) || !std::isfinite(o.quant_loss_db))
+    throw Error(ErrorCode::kInvalidArgument, "encode options: quant_loss_db must be >= 0");
   if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
     throw Error(ErrorCode::kInvalidArgument, "encode options: target_bpp and target_psnr must be >= 0");
   if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda)
@@ -123,6 +126,8 @@ EncodeResult Encoder::encode(const Image& image) const {
   o.target_psnr = options_.target_psnr;
   o.steps = options_.steps;
   o.lr = options_.lr;
+  o.bits = options_.bits;
+  o.quant_loss_db = options_.quant_loss_db;
   o.threads = options_.threads;
   o.device = to_codec(options_.device);
   o.progress = options_.progress;
@@ -132,6 +137,8 @@ EncodeResult Encoder::encode(const Image& image) const {
   out.seconds = r.seconds;
   out.lr = r.lr;
   out.device = r.device;
+  out.psnr = r.psnr;
+  out.target_met = r.target_met;
   out.bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(in.width) * in.height);
   out.bytes = std::move(r.bytes);
   return out;

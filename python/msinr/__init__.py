@@ -120,7 +120,7 @@ class Encoder:
     """Encodes with one model and fixed options (checked here); reusable and thread-safe.
 
     ``Encoder(model, level=12, steps=50).encode(image)`` returns an :class:`EncodeResult`
-    (``.bytes``, ``.level``, ``.bpp``, ``.seconds``, ``.lr``, ``.device``).
+    (``.bytes``, ``.level``, ``.bpp``, ``.psnr``, ``.target_met``, ``.seconds``, ``.lr``, ``.device``).
     """
 
     def __init__(self, model: Optional[Model] = None, *, level: Optional[int] = None,
@@ -141,13 +141,14 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     """Encodes an image to .msinr bytes.
 
     image: uint8 array, HxWx3 / HxWx4 / HxW / HxWx1, any strides (or anything numpy.asarray takes).
-    level: a model level (see Model.levels); else bpp: the densest level whose size estimate fits
-    this many bits per pixel; else psnr: the sparsest level reaching this PSNR (tries levels);
-    else the model's default level. steps: Adam steps per tile. model: a Model (default: built-in).
+    level: a model level (see Model.levels); else bpp: the best PSNR at or under this many bits per
+    pixel; else psnr: the smallest file reaching this PSNR (both search levels and quantizer steps;
+    Encoder.encode's result says target_met); else the model's default level. steps: Adam steps per tile. model: a Model (default: built-in).
     progress(done, total): called as tiles finish, from worker threads holding the GIL; return
     False to cancel (CancelledError); an exception it raises cancels and propagates.
     options: other EncodeOptions fields: lr (0: the model's), threads (0: all cores),
-    device ('auto', 'cpu', 'cuda').
+    device ('auto', 'cpu', 'cuda'), bits (0: quantized, the default; 16: fp16),
+    quant_loss_db (quantized: largest PSNR loss against the fit, 0.1).
     """
     o = _options(level, bpp, psnr, steps, options, "encode")
     return _msinr.encode(np.asarray(image), o, model, progress).bytes

@@ -285,8 +285,10 @@ NB_MODULE(_msinr, m) {
   nb::class_<msinr::EncodeOptions>(m, "EncodeOptions", "msinr::EncodeOptions (the progress callback is separate).")
       .def(nb::init<>())
       .def_rw("level", &msinr::EncodeOptions::level, "-1: by target or the model's default")
-      .def_rw("target_bpp", &msinr::EncodeOptions::target_bpp, "> 0: densest level whose estimate fits")
-      .def_rw("target_psnr", &msinr::EncodeOptions::target_psnr, "> 0: sparsest level reaching this PSNR")
+      .def_rw("target_bpp", &msinr::EncodeOptions::target_bpp, "> 0: best PSNR at or under this many bits per pixel")
+      .def_rw("target_psnr", &msinr::EncodeOptions::target_psnr, "> 0: smallest file reaching this PSNR")
+      .def_rw("bits", &msinr::EncodeOptions::bits, "payload: 0 quantized (default), 16 fp16")
+      .def_rw("quant_loss_db", &msinr::EncodeOptions::quant_loss_db, "quantized: largest PSNR loss against the fit")
       .def_rw("steps", &msinr::EncodeOptions::steps, "Adam steps per tile (>= 1)")
       .def_rw("lr", &msinr::EncodeOptions::lr, "Adam learning rate; 0: the model's rate for the level")
       .def_rw("threads", &msinr::EncodeOptions::threads, "worker threads; 0: all cores")
@@ -305,6 +307,8 @@ NB_MODULE(_msinr, m) {
       .def_ro("seconds", &msinr::EncodeResult::seconds, "fitting time")
       .def_ro("lr", &msinr::EncodeResult::lr, "the Adam learning rate used")
       .def_ro("device", &msinr::EncodeResult::device, "what did the fitting (cpu, cuda)")
+      .def_ro("psnr", &msinr::EncodeResult::psnr, "8-bit PSNR of the decoded image (0: not measured)")
+      .def_ro("target_met", &msinr::EncodeResult::target_met, "False: the bpp / psnr target could not be reached")
       .def("__repr__", [](const msinr::EncodeResult& r) {
         return "msinr.EncodeResult(" + std::to_string(r.bytes.size()) + " bytes, level=" + std::to_string(r.level) +
                ", bpp=" + std::to_string(r.bpp) + ", seconds=" + std::to_string(r.seconds) + ", device='" + r.device +

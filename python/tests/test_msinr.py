@@ -117,6 +117,16 @@ def test_encoder_result_and_level(crop, model):
 
 # --- inputs: strides, layouts, channels --------------------------------------------------------
 
+def test_payload_modes_and_target_met(crop, model):
+    level = model.default_level
+    quantized = msinr.Encoder(model, level=level, **FAST).encode(crop)
+    fp16 = msinr.Encoder(model, level=level, bits=16, **FAST).encode(crop)
+    assert len(quantized.bytes) < len(fp16.bytes)
+    assert quantized.target_met and quantized.psnr > 0
+    missed = msinr.Encoder(model, bpp=0.001, **FAST).encode(crop)
+    assert not missed.target_met
+
+
 def test_strided_input_equals_contiguous(kodim):
     big = kodim[0:128, 0:128]  # itself a view into the full image: row stride 768*3
     views = {

@@ -57,14 +57,16 @@ typedef int (*msinr_progress_fn)(size_t tiles_done, size_t tiles_total, void* us
 
 typedef struct msinr_encode_options {
   int level;             /* -1: from target_bpp / target_psnr, else the model's default */
-  double target_bpp;     /* > 0: densest level fitting this many bits per pixel */
-  double target_psnr;    /* > 0: sparsest level reaching this PSNR */
+  double target_bpp;     /* > 0: best PSNR at or under this many bits per pixel */
+  double target_psnr;    /* > 0: smallest file reaching this PSNR */
   int steps;             /* Adam steps per tile, >= 1 */
   float lr;              /* Adam learning rate; 0: the rate the model measured for the level */
   int threads;           /* 0: all cores */
   msinr_device device;
   msinr_progress_fn progress; /* may be NULL */
   void* progress_user;
+  int bits;              /* payload: 0 quantized + entropy-coded (default), 16 fp16 */
+  double quant_loss_db;  /* quantized: largest PSNR loss in dB against the unquantized fit (0.1) */
 } msinr_encode_options;
 
 /* Fills *options with the defaults (level -1, steps 100, lr 0 = the model's, auto device, no callback). */

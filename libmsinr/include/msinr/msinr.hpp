@@ -73,10 +73,12 @@ class MSINR_API Model {
 
 struct EncodeOptions {
   int level = -1;            // a model level; -1: chosen by target_bpp / target_psnr, else the model's default
-  double target_bpp = 0.0;   // > 0: the densest level whose size estimate fits this many bits per pixel
-  double target_psnr = 0.0;  // > 0: the sparsest level whose decoded PSNR reaches this (tries levels)
+  double target_bpp = 0.0;   // > 0: the best PSNR at or under this many bits per pixel (searches levels and steps)
+  double target_psnr = 0.0;  // > 0: the smallest file reaching this PSNR (searches levels and steps)
   int steps = 100;           // Adam steps per tile (>= 1)
   float lr = 0.0f;           // Adam learning rate; 0: the rate the model measured for the level
+  int bits = 0;              // payload: 0 quantized + entropy-coded (default), 16 fp16 + zstd
+  double quant_loss_db = 0.1;  // quantized: largest PSNR loss against the unquantized fit
   int threads = 0;           // worker threads; 0: all cores
   Device device = Device::kAuto;  // kCuda throws kDevice when this build or machine has no GPU
   // Called as each tile finishes (from worker threads, one call at a time). Return false to cancel:
@@ -91,6 +93,8 @@ struct EncodeResult {
   double seconds = 0.0;             // fitting time
   float lr = 0.0f;                  // the Adam learning rate used
   std::string device;               // what did the fitting ("cpu", "cuda")
+  double psnr = 0.0;                // 8-bit PSNR of the decoded image (0 for fp16: not measured)
+  bool target_met = true;           // false: target_bpp / target_psnr could not be reached (closest file returned)
 };
 
 struct DecodeOptions {

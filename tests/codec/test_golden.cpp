@@ -1,0 +1,46 @@
+// Golden files: containers written by earlier (and the current) versions of msinr must keep
+// decoding to exactly the same pixels. Each entry is a committed container, the model it cites
+// (codec/models/, kept there for as long as files made with it may exist) and the CRC-32C of the
+// decoded 8-bit RGB at native size, recorded when the file was made.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "codec/codec.hpp"
+#include "codec/image_io.hpp"
+#include "codec/model.hpp"
+#include "format/checksum.hpp"
+
+using namespace msinr::codec;
+
+namespace {
+
+struct Golden {
+  const char* file;     // under tests/golden/
+  const char* model;    // under codec/models/
+  int width, height;
+  std::uint32_t pixels_crc;
+};
+
+// kodim03-v1-fp16: container version 1 (fp16 + zstd), made by msinr 0.1.0 (2026-11-29) with the
+// paper-configuration model (SIREN 2-256x4-3, w0 200) at level 20: the README sample of that time.
+// kodim23-v2-quantized: container version 2 (quantized, entropy-coded), made with the codec model.
+constexpr Golden kGolden[] = {
+    {"kodim03-v1-fp16.msinr", "paper-natural.msm", 768, 512, 0xc58ff553u},
+};
+
+}  // namespace
+
+TEST_CASE("golden files decode to the pixels they decoded to when they were made") {
+  for (const Golden& g : kGolden) {
+    CAPTURE(g.file);
+    const auto bytes = read_file(std::string(MSINR_SOURCE_DIR) + "/tests/golden/" + g.file);
+    const Model model = load_model(std::string(MSINR_SOURCE_DIR) + "/codec/models/" + g.model);
+    const Image im = decode_image(bytes, g.file, model);
+    REQUIRE(im.width == g.width);
+    REQUIRE(im.height == g.height);
+    const std::uint32_t crc = msinr::format::crc32c(im.pixels);
+    MESSAGE(g.file << ": CRC-32C of the decoded pixels " << crc);
+    CHECK(crc == g.pixels_crc);
+  }
+}
