@@ -82,6 +82,7 @@ struct EncodeArgs {
   float lr = 0.0f;
   int bits = 0;
   double quant_loss = 0.1;
+  std::string lr_schedule = "constant";
   EngineArgs engine;
   bool quiet = false, json = false, force = false, best_effort = false;
 };
@@ -113,6 +114,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.lr = a.lr;
   o.bits = a.bits;
   o.quant_loss_db = a.quant_loss;
+  o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = codec::parse_device(a.engine.device);
   o.threads = a.engine.threads;
   if (on_tiles)
@@ -425,6 +427,8 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
   enc->add_option("--lr", e->lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
       ->check(CLI::PositiveNumber);
+  enc->add_option("--lr-schedule", e->lr_schedule, "Learning rate over the steps: constant or cosine (decays to 0)")
+      ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
   enc->add_option("--bits", e->bits,
                   "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
                   "(the original format, version 1)")

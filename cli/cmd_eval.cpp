@@ -24,7 +24,7 @@ struct EvalArgs {
   int crop = 0, resize = 0, count = 100, steps = 100;
   std::vector<float> lrs;  // empty: the model's own per-level rate (what the encoder uses)
   std::vector<int> levels;
-  std::string tune_out;
+  std::string tune_out, schedule = "constant";
   EngineArgs engine;
   bool json = false, force = false;
 };
@@ -65,7 +65,8 @@ int run_eval(const EvalArgs& a) {
     float best_lr = lrs.front();
     for (const float lr : lrs) {
       const LevelScore s = evaluate_level(*backend, model.arch, level, data.tiles, crop, a.steps, lr, method,
-                                          method == EvalMethod::kMeta ? nullptr : &model.level(0));
+                                          method == EvalMethod::kMeta ? nullptr : &model.level(0),
+                                          lr_schedule_from_name(a.schedule));
       if (s.psnr_mean > best_psnr) {
         best_psnr = s.psnr_mean;
         best_lr = lr;
@@ -124,6 +125,8 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--count", a->count, "Images to use, first in name order (0: all)")->capture_default_str();
   cmd->add_option("--levels", a->levels, "Levels to evaluate (default: all)")->delimiter(',');
   cmd->add_option("--steps", a->steps, "Adam steps per image")->capture_default_str()->check(CLI::Range(0, 100000));
+  cmd->add_option("--lr-schedule", a->schedule, "Encoder learning-rate schedule: constant or cosine (decays to 0 over the steps)")
+      ->check(CLI::IsMember({"cosine", "constant"}))->capture_default_str();
   cmd->add_option("--lr", a->lrs, "Adam learning rates to try, comma-separated (default: the model's per-level rate)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);

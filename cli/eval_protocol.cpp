@@ -10,7 +10,7 @@ namespace msinr::cli {
 
 LevelScore evaluate_level(Backend& backend, const Architecture& arch, const MetaLevel& level,
                           const std::vector<std::vector<float>>& tiles, int tile_size, int steps, float lr,
-                          EvalMethod method, const MetaLevel* dense) {
+                          EvalMethod method, const MetaLevel* dense, LrSchedule schedule) {
   ParamLayout layout(arch);
   const Grid grid{tile_size, tile_size};
   LevelScore s;
@@ -20,6 +20,7 @@ LevelScore evaluate_level(Backend& backend, const Architecture& arch, const Meta
     throw Error(ErrorCode::kInvalidArgument, "test-time pruning needs the model's dense level");
   AdamConfig adam;
   adam.lr = lr;
+  adam.schedule = schedule;
   auto evaluator = backend.make_evaluator(arch, level.mask, grid);
   double sum = 0.0, sum_sq = 0.0;
   for (const auto& tile : tiles) {

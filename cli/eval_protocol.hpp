@@ -23,6 +23,7 @@ struct LevelScore {
 // at test time down to the level's survivor count (MAML+OneShot, MAML+IMP of the paper).
 LevelScore evaluate_level(Backend& backend, const Architecture& arch, const MetaLevel& level,
                           const std::vector<std::vector<float>>& tiles, int tile_size, int steps, float lr,
-                          EvalMethod method = EvalMethod::kMeta, const MetaLevel* dense = nullptr);
+                          EvalMethod method = EvalMethod::kMeta, const MetaLevel* dense = nullptr,
+                          LrSchedule schedule = LrSchedule::kConstant);
 
 }  // namespace msinr::cli

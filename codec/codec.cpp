@@ -150,6 +150,7 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
   BatchFitOptions bo;
   bo.steps = opt.steps;
   bo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
+  bo.adam.schedule = opt.lr_schedule;
   std::size_t done = 0;
   for (const auto& group : groups) {
     const Grid grid = tile_grid(tiles[group.front()], model.tile_size);
@@ -209,6 +210,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
         FitOptions fo;
         fo.steps = opt.steps;
         fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
+        fo.adam.schedule = opt.lr_schedule;
         fit(*ev, level.mask, params, target.data(), fo);
         for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
         std::vector<float> y(target.size());

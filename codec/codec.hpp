@@ -9,6 +9,7 @@
 #include "codec/image.hpp"
 #include "codec/model.hpp"
 #include "format/container.hpp"
+#include "msinr/fitter.hpp"
 
 namespace msinr::codec {
 
@@ -31,6 +32,7 @@ struct EncodeOptions {
   double target_psnr = 0.0;
   int steps = 100;           // Adam steps per tile
   float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
+  LrSchedule lr_schedule = LrSchedule::kConstant;  // how the rate moves over the steps
   // Payload: 0 quantized and entropy-coded (container version 2, the default); 16 fp16 + zstd (version 1).
   int bits = 0;
   // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's.

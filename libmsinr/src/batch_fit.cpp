@@ -46,6 +46,7 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
       if (!std::isfinite(loss))
         throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
                                               " of fit " + std::to_string(i) + " (try a smaller learning rate)");
+      adams[i].set_lr(scheduled_lr(options.adam, step, options.steps));
       adams[i].step(params[i].data(), grad.data(), mask);
       mean += loss;
     }

@@ -1,6 +1,7 @@
 #include "msinr/fitter.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -28,6 +29,19 @@ void Adam::restore(int steps_taken, std::vector<float> m, std::vector<float> v) 
   v_ = std::move(v);
 }
 
+float scheduled_lr(const AdamConfig& config, int step, int steps) {
+  if (config.schedule == LrSchedule::kConstant || steps <= 1) return config.lr;
+  constexpr double kPi = 3.14159265358979323846;
+  const double t = static_cast<double>(std::clamp(step, 1, steps) - 1) / steps;
+  return static_cast<float>(config.lr * 0.5 * (1.0 + std::cos(kPi * t)));
+}
+
+LrSchedule lr_schedule_from_name(const std::string& name) {
+  if (name == "constant") return LrSchedule::kConstant;
+  if (name == "cosine") return LrSchedule::kCosine;
+  throw Error(ErrorCode::kInvalidArgument, "unknown learning-rate schedule '" + name + "' (constant, cosine)");
+}
+
 double psnr_from_mse(double mse) {
   if (mse <= 0.0) return std::numeric_limits<double>::infinity();
   return -10.0 * std::log10(mse);
@@ -48,6 +62,7 @@ FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params
     if (!std::isfinite(loss))
       throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
                                             " (try a smaller learning rate)");
+    adam.set_lr(scheduled_lr(options.adam, step, options.steps));
     adam.step(params.data(), grad.data(), mask);
     result.steps_taken = step;
     if (options.on_step && !options.on_step({step, loss, psnr_from_mse(loss)})) {

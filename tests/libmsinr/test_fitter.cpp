@@ -95,3 +95,16 @@ TEST_CASE("fit refuses mismatched sizes") {
   CHECK_THROWS_AS(make_cpu_backend()->make_evaluator(arch, Mask(5, 1), Grid{2, 2}), Error);
   CHECK_THROWS_AS(make_cpu_backend()->make_evaluator(arch, dense_mask(layout), Grid{0, 2}), Error);
 }
+
+TEST_CASE("learning-rate schedules: constant keeps the rate, cosine runs from it to near 0") {
+  AdamConfig c;
+  c.lr = 0.01f;
+  for (int t = 1; t <= 10; ++t) CHECK(scheduled_lr(c, t, 10) == 0.01f);
+  c.schedule = LrSchedule::kCosine;
+  CHECK(scheduled_lr(c, 1, 100) == 0.01f);
+  CHECK(scheduled_lr(c, 51, 100) == doctest::Approx(0.005).epsilon(1e-6));
+  CHECK(scheduled_lr(c, 100, 100) == doctest::Approx(0.01 * 0.5 * (1 + std::cos(3.14159265358979 * 0.99))).epsilon(1e-6));
+  for (int t = 2; t <= 100; ++t) CHECK(scheduled_lr(c, t, 100) < scheduled_lr(c, t - 1, 100));
+  CHECK(lr_schedule_from_name("cosine") == LrSchedule::kCosine);
+  CHECK_THROWS_AS(lr_schedule_from_name("linear"), Error);
+}

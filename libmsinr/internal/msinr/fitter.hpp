@@ -2,11 +2,18 @@
 // Per-image fitting: full-batch Adam from a given initialization with a fixed mask.
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "msinr/backend.hpp"
 
 namespace msinr {
+
+// How the learning rate moves over a fit of N steps.
+enum class LrSchedule {
+  kConstant,  // lr at every step
+  kCosine,    // lr * (1 + cos(pi (t - 1) / N)) / 2 at step t = 1..N: full rate first, near 0 at the end
+};
 
 // PyTorch's torch.optim.Adam semantics (bias-corrected, eps added after the square root).
 struct AdamConfig {
@@ -14,7 +21,13 @@ struct AdamConfig {
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float eps = 1e-8f;
+  LrSchedule schedule = LrSchedule::kConstant;
 };
+
+// The rate of step `step` (1-based) of `steps` under config's schedule (float, the same on every backend).
+float scheduled_lr(const AdamConfig& config, int step, int steps);
+// "constant" or "cosine"; throws Error(kInvalidArgument) otherwise.
+LrSchedule lr_schedule_from_name(const std::string& name);
 
 class Adam {
  public:
@@ -22,6 +35,8 @@ class Adam {
   // One step on every parameter the mask keeps; masked parameters are set to exactly zero.
   void step(float* params, const float* grad, const Mask& mask);
   int steps_taken() const { return t_; }
+  // Changes the rate of the following steps (a schedule); the moments are kept.
+  void set_lr(float lr) { config_.lr = lr; }
   const AdamConfig& config() const { return config_; }
   // The optimizer's state, for checkpoints: step count and both moment vectors.
   const std::vector<float>& first_moment() const { return m_; }

@@ -873,7 +873,7 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
       engine.loss_backward(target.get(), target_size, true, false);
       MSINR_CUDA_CHECK(cudaMemcpyAsync(losses.get() + static_cast<std::size_t>(step - 1) * F, engine.sse(),
                                        F * sizeof(double), cudaMemcpyDeviceToDevice, engine.ctx().stream()));
-      const auto s = kernels::adam_step_scalars(adam.lr, adam.beta1, adam.beta2, step);
+      const auto s = kernels::adam_step_scalars(scheduled_lr(adam, step, options.steps), adam.beta1, adam.beta2, step);
       MSINR_LAUNCH(adam_kernel, fit_grid(P, fits), kThreads, engine.ctx().stream())(
           engine.params(), m.get(), v.get(), engine.grad(), engine.mask(), P, adam.beta1, adam.beta2, adam.eps, s);
       check_launch("adam_kernel");
