@@ -18,7 +18,7 @@ namespace msinr::cli {
 namespace {
 
 struct RdArgs {
-  std::string images, model, levels, qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
+  std::string images, model, levels, bits = "0,16", qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
   int crop = 0, count = 0, steps = 100, jobs = 0, compare_crop = 0;
   float lr = 0.0f;
   EngineArgs engine;
@@ -37,6 +37,7 @@ int run_rd(const RdArgs& a) {
   c.crop = a.crop;
   c.count = a.count;
   if (!a.levels.empty()) c.levels = codec::parse_int_list(a.levels, "--levels");
+  c.payload_bits = codec::parse_int_list(a.bits, "--bits");
   c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : codec::parse_int_list(a.qualities, "--jpeg-qualities");
   if (!a.compare.empty()) c.compare = codec::parse_name_list(a.compare, "--compare");
   c.compare_crop = a.compare_crop;
@@ -134,7 +135,7 @@ Runner add_rd_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("rd", "Rate-distortion of msinr against JPEG on a folder of images");
   cmd->footer(
       "For each image (the first --count in name order, center-cropped to --crop when given) and each\n"
-      "setting - msinr at every --levels level (fp16 container), JPEG (libjpeg-turbo) at every\n"
+      "setting - msinr at every --levels level (quantized and fp16 payloads, --bits), JPEG (libjpeg-turbo) at every\n"
       "--jpeg-qualities quality with 4:2:0 and with 4:4:4 chroma - the image is encoded to bytes by the\n"
       "real encoder and decoded by the real decoder. Measured per row: file bytes, bpp = bytes * 8 /\n"
       "pixels, PSNR and SSIM of the decoded 8-bit RGB against the original, encode and decode seconds\n"
@@ -155,6 +156,8 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_option("--count", a->count, "Use the first K images in name order (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--model", a->model, "Model file, or the name of one in the model search path (default: the built-in model)");
   cmd->add_option("--levels", a->levels, "msinr levels, comma-separated (default: every level of the model)");
+  cmd->add_option("--bits", a->bits, "msinr payloads, comma-separated: 0 quantized (curve \"msinr\"), 16 fp16 (\"msinr-fp16\")")
+      ->capture_default_str();
   cmd->add_option("--jpeg-qualities", a->qualities, "JPEG qualities 1..100, comma-separated, or 'none'")->capture_default_str();
   cmd->add_option("--out", a->out, "Output folder (created; an existing rd.csv there is resumed)")->capture_default_str();
   cmd->add_option("--compare", a->compare, "Images (file name or stem), comma-separated, to write compare-NAME.png for");

@@ -324,6 +324,7 @@ struct Setting {
   int level = 0;            // msinr
   int quality = 0;          // JPEG
   bool subsample_420 = false;
+  int bits = 16;            // msinr payload: 0 quantized, 16 fp16
 };
 
 std::string key_of(const std::string& image, const std::string& codec, const std::string& setting) {
@@ -694,7 +695,11 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
   if (levels.empty() && qualities.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to measure: no levels and no JPEG qualities");
 
   std::vector<Setting> settings;
-  for (int l : levels) settings.push_back({"msinr-fp16", "level" + std::to_string(l), true, l, 0, false});
+  for (int bits : cfg.payload_bits) {
+    if (bits != 0 && bits != 16) throw Error(ErrorCode::kInvalidArgument, "payload bits must be 0 (quantized) or 16 (fp16)");
+    for (int l : levels)
+      settings.push_back({bits == 16 ? "msinr-fp16" : "msinr", "level" + std::to_string(l), true, l, 0, false, bits});
+  }
   for (int q : qualities) settings.push_back({"jpeg-420", "q" + std::to_string(q), false, 0, q, true});
   for (int q : qualities) settings.push_back({"jpeg-444", "q" + std::to_string(q), false, 0, q, false});
 
@@ -858,6 +863,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       if (s.msinr) {
         EncodeOptions eo;
         eo.level = s.level;
+        eo.bits = s.bits;
         eo.steps = cfg.steps;
         eo.lr = cfg.lr;
         eo.device = cfg.device;

@@ -134,6 +134,7 @@ struct RdConfig {
   int crop = 0;                        // > 0: center crop to crop x crop (smaller images are skipped)
   int count = 0;                       // > 0: the first `count` images in name order
   std::vector<int> levels;             // model levels; empty: every level of the model
+  std::vector<int> payload_bits = {0, 16};  // msinr payloads: 0 quantized ("msinr"), 16 fp16 ("msinr-fp16")
   std::vector<int> jpeg_qualities = {10, 20, 30, 40, 50, 60, 70, 80, 90};  // 1..100
   int steps = 100;                     // Adam steps per tile (msinr encoder)
   float lr = 0.0f;  // 0: the model's per-level rate

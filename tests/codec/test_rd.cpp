@@ -61,6 +61,7 @@ RdConfig tiny_config(const TempDir& dir) {
   c.images = dir.file("images");
   c.out = dir.file("out");
   c.levels = {1};
+  c.payload_bits = {16};  // these tests check the runner's bookkeeping on one msinr curve
   c.jpeg_qualities = {30, 80};
   c.steps = 20;
   c.device = Device::kCpu;
@@ -333,6 +334,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
       }
     EncodeOptions eo;
     eo.level = 1;
+    eo.bits = 16;
     eo.steps = 20;
     eo.device = Device::kCpu;
     eo.threads = 1;
@@ -417,6 +419,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
   const Image jpeg_back = decode_jpeg(encode_jpeg(original, std::stoi(j.setting.substr(1)), j.codec == "jpeg-420"));
   EncodeOptions eo;
   eo.level = 1;
+  eo.bits = 16;
   eo.steps = 20;
   eo.device = Device::kCpu;
   eo.threads = 1;
@@ -589,4 +592,21 @@ TEST_CASE("rd: the plot on a log-rate axis and with no data is still well-formed
   x = check_xml(empty);
   CHECK(x.ok);
   CHECK(empty.find("no data") != std::string::npos);
+}
+
+TEST_CASE("rd: the quantized and fp16 payloads are two curves of the same fits") {
+  TempDir dir;
+  write_images(dir);
+  RdConfig cfg = tiny_config(dir);
+  cfg.payload_bits = {0, 16};
+  cfg.jpeg_qualities = {50};
+  const RdReport report = run_rd(tiny_model(), cfg);
+  std::map<std::string, const RdSummaryRow*> by_codec;
+  for (const auto& s : report.summary) by_codec[s.codec] = &s;
+  REQUIRE(by_codec.count("msinr"));
+  REQUIRE(by_codec.count("msinr-fp16"));
+  CHECK(by_codec["msinr"]->bpp * 2 < by_codec["msinr-fp16"]->bpp);
+  CHECK(by_codec["msinr"]->psnr_mean >= by_codec["msinr-fp16"]->psnr_mean - 0.15);
+  cfg.payload_bits = {8};
+  CHECK_THROWS_AS(run_rd(tiny_model(), cfg), msinr::Error);
 }
