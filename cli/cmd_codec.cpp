@@ -283,7 +283,7 @@ int run_encode(const EncodeArgs& a) {
   });
   progress.finish();
   print_report(e.report, is_stdio(output) ? stderr : stdout);
-  return e.target_met ? 0 : kExitTargetNotMet;
+  return e.target_met || a.best_effort ? 0 : kExitTargetNotMet;
 }
 
 struct DecodeArgs {

@@ -28,6 +28,7 @@ struct TrainArgs {
   int width = 256, layers = 4;
   float w0 = 200.0f;
   float w0_hidden = 0.0f;
+  int stop_after_round = -1;
   int dense_steps = 1000, rounds = 15, round_steps = 200, last_round_steps = 0;
   std::string order = "second", pruning = "magnitude";
   int inner_steps = 2, tasks = 3;
@@ -126,6 +127,8 @@ int run_train(const TrainArgs& a) {
   };
   cb.on_level = [&](const MetaLevel& l) { progress.note("level " + std::to_string(l.index) + " done"); };
   cb.on_step_end = [&](const MetaTrainingState& s) {
+    // Early finish: the levels of rounds 0..R are kept, the rest of the schedule is not run.
+    if (a.stop_after_round >= 0 && s.round > a.stop_after_round) return false;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
       codec::save_checkpoint(ckpt, fp, s);
@@ -143,7 +146,12 @@ int run_train(const TrainArgs& a) {
   model.levels = state.levels;
   model.provenance.data = a.data + " (" + std::to_string(data.tiles.size()) + " images)";
   model.provenance.recipe = fp;
-  model.provenance.steps = static_cast<std::uint64_t>(total_outer_steps(c));
+  long long steps_done = 0;
+  for (const auto& l : state.levels) steps_done += steps_in_round(c, l.index);
+  model.provenance.steps = static_cast<std::uint64_t>(steps_done);
+  if (static_cast<int>(state.levels.size()) < c.rounds + 1)
+    model.provenance.notes.push_back({"stopped_after_round", std::to_string(state.levels.size() - 1) + " of " +
+                                                                 std::to_string(c.rounds) + " (--stop-after-round)"});
   model.provenance.seed = c.seed;
   model.provenance.wall_seconds = state.train_seconds;
   model.provenance.created_by = "msinr 0.1.0";
@@ -224,6 +232,10 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "Hidden layers (ffn: the encoding counts as the first)")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--w0", a->w0, "SIREN frequency factor of the first layer (and of the others unless --w0-hidden)")
       ->capture_default_str();
+  cmd->add_option("--stop-after-round", a->stop_after_round,
+                  "Finish early: write the model with the levels of rounds 0..R and stop (the schedule, and so "
+                  "--resume, stay those of --rounds)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--w0-hidden", a->w0_hidden, "SIREN frequency factor of the sine layers after the first (0: same as --w0)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dense-steps", a->dense_steps, "Outer steps before the first pruning")->capture_default_str();

@@ -164,6 +164,11 @@ TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny m
   REQUIRE(r.code == 0);
   CHECK(r.out.find("3 levels") != std::string::npos);
   CHECK(fs::exists(model));
+  // --stop-after-round finishes early with the levels done so far.
+  r = run("train --data " + data + " --crop 16 --width 16 --layers 2 --w0 30 --dense-steps 4 --rounds 2 "
+          "--round-steps 2 --outer-lr 1e-4 --stop-after-round 0 --out " + (dir / "early.msm"));
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("1 levels") != std::string::npos);
   CHECK_FALSE(fs::exists(model + ".ckpt"));  // removed after a successful run
 
   r = run("eval --model " + model + " --data " + data + " --count 2 --steps 5 --json");
