@@ -25,6 +25,7 @@ struct EvalArgs {
   std::vector<float> lrs;  // empty: the model's own per-level rate (what the encoder uses)
   std::vector<int> levels;
   std::string tune_out, schedule = "constant";
+  int default_level = -1;
   EngineArgs engine;
   bool json = false, force = false;
 };
@@ -46,6 +47,8 @@ int run_eval(const EvalArgs& a) {
   std::vector<int> levels = a.levels;
   if (levels.empty())
     for (const auto& l : model.levels) levels.push_back(l.index);
+  if (a.default_level >= 0 && a.tune_out.empty())
+    throw Error(ErrorCode::kInvalidArgument, "--default-level is written into the --tune-out copy: give --tune-out");
   if (!a.tune_out.empty() && a.lrs.size() < 2)
     throw Error(ErrorCode::kInvalidArgument, "--tune-out needs at least two learning rates in --lr to choose from");
   std::string lr_text = "the model's per-level rate";
@@ -97,9 +100,17 @@ int run_eval(const EvalArgs& a) {
     notes.erase(std::remove_if(notes.begin(), notes.end(), [](const auto& n) { return n.first == "fit_lr"; }),
                 notes.end());
     notes.push_back({"fit_lr", codec::format_fit_lrs(best_lrs)});
+    if (a.default_level >= 0) {
+      model.level(a.default_level);  // throws, naming the levels, when there is no such level
+      notes.erase(std::remove_if(notes.begin(), notes.end(), [](const auto& n) { return n.first == "default_level"; }),
+                  notes.end());
+      notes.push_back({"default_level", std::to_string(a.default_level)});
+    }
     const codec::Model saved = codec::save_model(tuned, a.tune_out);
     if (saved.id != model.id) throw Error(ErrorCode::kInternal, "tuning changed the model's identity");
-    if (!a.json) std::printf("wrote %s: per-level learning rates %s\n", a.tune_out.c_str(), notes.back().second.c_str());
+    if (!a.json)
+      std::printf("wrote %s: per-level learning rates %s%s\n", a.tune_out.c_str(), codec::format_fit_lrs(best_lrs).c_str(),
+                  a.default_level >= 0 ? (", default level " + std::to_string(a.default_level)).c_str() : "");
   }
   return 0;
 }
@@ -134,6 +145,9 @@ Runner add_eval_command(CLI::App& app) {
                   "Write a copy of the model whose per-level encoder learning rate is the best --lr measured here "
                   "(same model identity)");
   cmd->add_flag("-f,--force", a->force, "Overwrite an existing --tune-out file");
+  cmd->add_option("--default-level", a->default_level,
+                  "With --tune-out: the level the encoder uses by default in the copy (chosen on validation)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--method", a->method, "meta (fit the level), oneshot or imp (test-time pruning baselines)")
       ->capture_default_str()
       ->check(CLI::IsMember({"meta", "oneshot", "imp"}));

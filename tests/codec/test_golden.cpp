@@ -24,9 +24,11 @@ struct Golden {
 
 // kodim03-v1-fp16: container version 1 (fp16 + zstd), made by msinr 0.1.0 (2026-11-29) with the
 // paper-configuration model (SIREN 2-256x4-3, w0 200) at level 20: the README sample of that time.
-// kodim23-v2-quantized: container version 2 (quantized, entropy-coded), made with the codec model.
+// kodim23-v2-quantized: container version 2 (quantized, entropy-coded), made 2026-12-01 with the
+// codec model (SIREN 2-48x3-3, w0 30, tile 128, id 11d527b0...) at its default level 4.
 constexpr Golden kGolden[] = {
     {"kodim03-v1-fp16.msinr", "paper-natural.msm", 768, 512, 0xc58ff553u},
+    {"kodim23-v2-quantized.msinr", "natural.msm", 768, 512, 0xcca31aefu},
 };
 
 }  // namespace
