@@ -147,7 +147,7 @@ Runner add_rd_command(CLI::App& app) {
       "images compare-NAME.png (original | msinr | JPEG at the closest bpp, a row per level).\n"
       "Run it again with the same --out to resume: rows already in rd.csv are skipped.\n\n"
       "Examples:\n"
-      "  msinr rd --images ../shared/data/kodak --levels 5,10,15 --out rd-kodak --compare kodim23\n"
+      "  msinr rd --images ../shared/data/kodak --levels 2,4,6,8 --out rd-kodak --compare kodim23\n"
       "  msinr rd --images ../shared/data/celeba178/val --crop 178 --count 20 --log-rate --json\n"
       "  msinr rd --images photos --model faces.msm --jpeg-qualities 20,40,60,80 --device cuda");
   cmd->add_option("--images", a->images, "Folder of .png/.jpg/.jpeg images")->required();

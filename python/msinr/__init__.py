@@ -1,7 +1,7 @@
 """msinr: an image codec built on meta-learned sparse implicit neural representations.
 
     import msinr, numpy as np
-    data = msinr.encode(np.asarray(PIL.Image.open("a.png").convert("RGB")), level=12)
+    data = msinr.encode(np.asarray(PIL.Image.open("a.png").convert("RGB")), level=4)
     image = msinr.decode(data)          # numpy uint8, HxWx3
 
 Images are numpy uint8 arrays, HxWx3 (RGB), HxWx4 (alpha dropped), HxW or HxWx1 (grey), with
@@ -119,7 +119,7 @@ def _options(level: Optional[int], bpp: Optional[float], psnr: Optional[float], 
 class Encoder:
     """Encodes with one model and fixed options (checked here); reusable and thread-safe.
 
-    ``Encoder(model, level=12, steps=50).encode(image)`` returns an :class:`EncodeResult`
+    ``Encoder(model, level=4, steps=50).encode(image)`` returns an :class:`EncodeResult`
     (``.bytes``, ``.level``, ``.bpp``, ``.psnr``, ``.target_met``, ``.seconds``, ``.lr``, ``.device``).
     """
 
