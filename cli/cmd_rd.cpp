@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/json.hpp"
 #include "cli/models.hpp"
 #include "cli/progress.hpp"
@@ -31,8 +32,18 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-int run_rd(const RdArgs& a) {
+int run_rd(const RdArgs& in) {
+  // Under mpirun/srun the processes share the images; rank 0 writes the files and prints.
+  Distributed& job = Distributed::get();
+  RdArgs a = in;
+  if (!job.root()) a.quiet = true;
   codec::RdConfig c;
+  if (job.size() > 1) {
+    c.sharing.shard = job.rank();
+    c.sharing.shards = job.size();
+    c.sharing.broadcast = [&job](const std::string& s) { return job.broadcast(s); };
+    c.sharing.gather = [&job](const std::string& s) { return job.gather(s); };
+  }
   c.images = a.images;
   c.crop = a.crop;
   c.count = a.count;
@@ -61,6 +72,7 @@ int run_rd(const RdArgs& a) {
     };
   const codec::RdReport r = codec::run_rd(model, c);
   progress.finish();
+  if (!job.root()) return 0;
 
   if (a.json) {
     for (const auto& s : r.summary) {

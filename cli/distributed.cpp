@@ -1,5 +1,6 @@
 #include "cli/distributed.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -20,6 +21,17 @@ bool launched_by_mpi() {
     if (const char* e = std::getenv(v); e && *e) return true;
   return false;
 }
+
+}  // namespace
+
+int launched_processes() {
+  if (!launched_by_mpi() || std::getenv("MSINR_IGNORE_MPI")) return 1;
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
+    if (const char* e = std::getenv(v); e && *e) return std::max(1, std::atoi(e));
+  return 1;
+}
+
+namespace {
 
 #if MSINR_HAVE_MPI
 void check(int rc, const char* what) {

@@ -37,6 +37,9 @@ class Distributed {
   bool mpi_ = false;
 };
 
+// Processes the launcher started, from its environment (1 without a launcher); starts nothing.
+int launched_processes();
+
 // "" on one process, else "rank R/N: " for messages that must say which process speaks.
 std::string rank_prefix();
 

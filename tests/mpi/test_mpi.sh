@@ -57,6 +57,30 @@ failure)  # a rank that fails or dies ends the job non-zero, with no model writt
   echo "$out" | grep -q "signal 9" || fail "mpirun did not report the killed rank"
   [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "a killed rank: exit $rc, expected a non-zero exit from mpirun"
   [ ! -e "$tmp/k.msm" ] || fail "a model was written"
+  # Commands that do not share their work refuse to run N times over (they would race on outputs).
+  set +e
+  out=$(mpi2 "$msinr" info "$src/samples/kodim03.msinr" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] && echo "$out" | grep -q "only 'msinr train' and 'msinr rd' run as several processes" || fail "info under mpirun: exit $rc"
+  ;;
+rd)  # 2 ranks share the images; rank 0 writes the rows, summary, deltas and plot of 1 rank
+  "$msinr" "${train[@]}" --out "$tmp/m.msm" >/dev/null
+  rd=(rd --images "$src/samples" --crop 32 --model "$tmp/m.msm" --levels 0,2 --steps 3 --threads 1 --jobs 1 --quiet)
+  rows() { cut -d, -f1-9 "$1/rd.csv" | sort; }               # without the two timing columns
+  summary() { cut -d, -f1-7 "$1/summary.csv"; }
+  "$msinr" "${rd[@]}" --jpeg-qualities 50,90 --out "$tmp/one"
+  mpi2 "$msinr" "${rd[@]}" --jpeg-qualities 50,90 --out "$tmp/two"
+  [ "$(rows "$tmp/one" | wc -l)" -eq 19 ] || fail "expected 3 images x 6 settings + header"
+  diff <(rows "$tmp/one") <(rows "$tmp/two") || fail "2-rank rows differ"
+  diff <(summary "$tmp/one") <(summary "$tmp/two") || fail "2-rank summary differs"
+  cmp "$tmp/one/bd.csv" "$tmp/two/bd.csv" && cmp "$tmp/one/rd.svg" "$tmp/two/rd.svg" || fail "bd.csv or rd.svg differ"
+  # Resuming into the folder: rows already there are kept, only the new quality is measured.
+  "$msinr" "${rd[@]}" --jpeg-qualities 50,70,90 --out "$tmp/one"
+  mpi2 "$msinr" "${rd[@]}" --jpeg-qualities 50,70,90 --out "$tmp/two"
+  [ "$(rows "$tmp/two" | wc -l)" -eq 25 ] || fail "resumed rd.csv has $(rows "$tmp/two" | wc -l) lines, expected 25"
+  diff <(rows "$tmp/one") <(rows "$tmp/two") || fail "resumed 2-rank rows differ"
+  cmp "$tmp/one/rd.svg" "$tmp/two/rd.svg" || fail "resumed rd.svg differs"
   ;;
 *) fail "unknown case $case_name" ;;
 esac
