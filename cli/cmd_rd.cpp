@@ -37,6 +37,7 @@ int run_rd(const RdArgs& in) {
   Distributed& job = Distributed::get();
   RdArgs a = in;
   if (!job.root()) a.quiet = true;
+  a.engine.threads = job.threads_for(a.engine.threads);
   codec::RdConfig c;
   if (job.size() > 1) {
     c.sharing.shard = job.rank();

@@ -79,6 +79,7 @@ int run_train(const TrainArgs& in) {
   Distributed& job = Distributed::get();
   TrainArgs a = in;
   if (!job.root()) a.quiet = true;
+  a.engine.threads = job.threads_for(a.engine.threads);
   MetaTrainingConfig c;
   c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
   if (a.w0_hidden > 0.0f && a.w0_hidden != a.w0) c.arch.w0_hidden = a.w0_hidden;

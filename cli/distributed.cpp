@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "msinr/error.hpp"
 
@@ -88,6 +89,11 @@ Distributed::Distributed() {
   mpi_ = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_size(node, &local_size_);
+    MPI_Comm_free(&node);
+  }
 #else
   if (launched_by_mpi() && !std::getenv("MSINR_IGNORE_MPI"))
     throw Error(ErrorCode::kUnsupported,
@@ -104,6 +110,11 @@ Distributed& Distributed::get() {
   static Distributed d;
   g_job = &d;
   return d;
+}
+
+int Distributed::threads_for(int threads) const {
+  if (threads > 0 || local_size_ <= 1) return threads;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_size_);
 }
 
 Distributed* Distributed::running() { return g_job != nullptr && g_job->mpi_ ? g_job : nullptr; }

@@ -19,6 +19,11 @@ class Distributed {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool root() const { return rank_ == 0; }
+  // Processes of this job on this machine (MPI_COMM_TYPE_SHARED).
+  int local_size() const { return local_size_; }
+  // `threads` as given, or for 0 ("all cores") this process's share of the machine's cores, so N
+  // processes on one machine do not each start a thread per core.
+  int threads_for(int threads) const;
   // For MetaTrainer::set_task_sharing: null on one process.
   TaskSharing* task_sharing();
   // Rank 0 gets every process's string, in rank order; the others get an empty vector.
@@ -33,7 +38,7 @@ class Distributed {
 
  private:
   Distributed();
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_size_ = 1;
   bool mpi_ = false;
 };
 
