@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/json.hpp"
 #include "cli/models.hpp"
 #include "cli/progress.hpp"
@@ -31,8 +32,19 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-int run_rd(const RdArgs& a) {
+int run_rd(const RdArgs& in) {
+  // Under mpirun/srun the processes share the images; rank 0 writes the files and prints.
+  Distributed& job = Distributed::get();
+  RdArgs a = in;
+  if (!job.root()) a.quiet = true;
+  a.engine.threads = job.threads_for(a.engine.threads);
   codec::RdConfig c;
+  if (job.size() > 1) {
+    c.sharing.shard = job.rank();
+    c.sharing.shards = job.size();
+    c.sharing.broadcast = [&job](const std::string& s) { return job.broadcast(s); };
+    c.sharing.gather = [&job](const std::string& s) { return job.gather(s); };
+  }
   c.images = a.images;
   c.crop = a.crop;
   c.count = a.count;
@@ -62,6 +74,7 @@ int run_rd(const RdArgs& a) {
     };
   const codec::RdReport r = codec::run_rd(model, c);
   progress.finish();
+  if (!job.root()) return 0;
 
   if (a.json) {
     for (const auto& s : r.summary) {
@@ -145,7 +158,8 @@ Runner add_rd_command(CLI::App& app) {
       "(Bjontegaard BD-rate and BD-PSNR of msinr against each JPEG curve, cubic fit in log-rate; a\n"
       "negative BD-rate means msinr needs fewer bits), rd.svg (PSNR against bpp), and for --compare\n"
       "images compare-NAME.png (original | msinr | JPEG at the closest bpp, a row per level).\n"
-      "Run it again with the same --out to resume: rows already in rd.csv are skipped.\n\n"
+      "Run it again with the same --out to resume: rows already in rd.csv are skipped.\n"
+      "Under mpirun/srun the processes share the images and rank 0 writes the files (docs/distributed.md).\n\n"
       "Examples:\n"
       "  msinr rd --images ../shared/data/kodak --levels 2,4,6,8 --out rd-kodak --compare kodim23\n"
       "  msinr rd --images ../shared/data/celeba178/val --crop 178 --count 20 --log-rate --json\n"

@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/eval_protocol.hpp"
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/model.hpp"
 #include "codec/training.hpp"
+#include "format/checksum.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
 
@@ -38,6 +40,7 @@ struct TrainArgs {
   double checkpoint_every = 120.0;
   double pixel_fraction = 1.0;
   int default_level = -1;
+  long long max_steps = 0;
   std::size_t narrow_for = 0;
   EngineArgs engine;
   bool quiet = false, force = false;
@@ -59,7 +62,25 @@ std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
   return out;
 }
 
-int run_train(const TrainArgs& a) {
+// What every process of a job must agree on before training: the data and the starting state.
+std::string agreement(const codec::Dataset& data, const MetaTrainingState& s) {
+  std::uint32_t crc = 0;
+  for (const auto& t : data.tiles)
+    crc = format::crc32c(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(t.data()), t.size() * sizeof(float)), crc);
+  const std::uint32_t params_crc = format::crc32c(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.params.data()), s.params.size() * sizeof(float)));
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%zu images (crc %08x), round %d step %d, parameters crc %08x", data.tiles.size(), crc,
+                s.round, s.step, params_crc);
+  return buf;
+}
+
+int run_train(const TrainArgs& in) {
+  // Under mpirun/srun every process runs this; rank 0 alone prints, checkpoints and writes the model.
+  Distributed& job = Distributed::get();
+  TrainArgs a = in;
+  if (!job.root()) a.quiet = true;
+  a.engine.threads = job.threads_for(a.engine.threads);
   MetaTrainingConfig c;
   c.arch = Architecture{2, a.width, a.layers, 3, a.w0};
   if (a.w0_hidden > 0.0f && a.w0_hidden != a.w0) c.arch.w0_hidden = a.w0_hidden;
@@ -91,8 +112,10 @@ int run_train(const TrainArgs& a) {
   const std::string ckpt = a.checkpoint.empty() ? a.out + ".ckpt" : a.checkpoint;
   // Refused now rather than after hours of training.
   if (is_stdio(a.out)) throw Error(ErrorCode::kInvalidArgument, "train writes its model to a file (and OUT.ckpt beside it), not to standard output");
-  check_output(a.out, {a.resume}, a.force);
-  warn_extension(a.out, {".msm"}, "an msinr model", a.quiet);
+  if (job.root()) {
+    check_output(a.out, {a.resume}, a.force);
+    warn_extension(a.out, {".msm"}, "an msinr model", a.quiet);
+  }
 
   if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.data.c_str());
   codec::Dataset data = codec::load_dataset(a.data, {a.crop, a.resize, a.count});
@@ -101,8 +124,24 @@ int run_train(const TrainArgs& a) {
                  data.skipped_small);
   auto backend = make_engine(a.engine);
   MetaTrainer trainer(c, *backend, data.tiles);
+  trainer.set_task_sharing(job.task_sharing());
   MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : codec::load_checkpoint(a.resume, fp);
+  if (job.size() > 1) {
+    // Each process read the data and the checkpoint itself (a shared file system, or copies):
+    // a difference would silently train on a mix, so it is refused.
+    const std::string mine = agreement(data, state);
+    const std::string root = job.broadcast(mine);
+    if (mine != root)
+      throw Error(ErrorCode::kInvalidArgument, "this process has " + mine + " but rank 0 has " + root +
+                                                   "; every process needs the same --data (and --resume checkpoint)");
+    if (!a.quiet && a.tasks < job.size())
+      std::fprintf(stderr, "warning: --tasks %d is fewer than the %d processes; %d of them idle each step\n", a.tasks,
+                   job.size(), job.size() - a.tasks);
+  }
   if (!a.quiet) {
+    if (job.size() > 1)
+      std::fprintf(stderr, "%d processes share each step's %d tasks (data-parallel, gradients summed in task order)\n",
+                   job.size(), std::min<int>(c.tasks_per_step, static_cast<int>(data.tiles.size())));
     std::fprintf(stderr, "training on %s: %d dense steps, then %d rounds x %d%s steps, %s-order MAML, %s pruning\n",
                  backend->description().c_str(), c.dense_steps, c.rounds, c.round_steps,
                  c.last_round_steps > 0 ? (" to " + std::to_string(c.last_round_steps)).c_str() : "", a.order.c_str(),
@@ -126,19 +165,27 @@ int run_train(const TrainArgs& a) {
     progress.update(p.step, detail, p.eta_seconds);
   };
   cb.on_level = [&](const MetaLevel& l) { progress.note("level " + std::to_string(l.index) + " done"); };
+  long long steps_run = 0;
   cb.on_step_end = [&](const MetaTrainingState& s) {
     // Early finish: the levels of rounds 0..R are kept, the rest of the schedule is not run.
     if (a.stop_after_round >= 0 && s.round > a.stop_after_round) return false;
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
+    if (job.root() && now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
       codec::save_checkpoint(ckpt, fp, s);
       last_ckpt = now;
     }
-    return true;
+    // Every process counts the same steps, so all stop together.
+    return a.max_steps <= 0 || ++steps_run < a.max_steps;
   };
-  trainer.run(state, cb);
+  const bool finished = trainer.run(state, cb);
   progress.finish();
+  if (!job.root()) return 0;
   codec::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails
+  if (!finished) {
+    std::printf("stopped after %lld steps at round %d step %d; continue with --resume %s\n", steps_run, state.round,
+                state.step, ckpt.c_str());
+    return 0;
+  }
 
   codec::Model model;
   model.arch = c.arch;
@@ -213,7 +260,8 @@ Runner add_train_command(CLI::App& app) {
       "Examples:\n"
       "  msinr train --data ../shared/data/celeba89 --crop 89 --out faces.msm\n"
       "  msinr train --data imgs --out m.msm --dense-steps 20000 --rounds 15 --round-steps 2000 --order first\n"
-      "  msinr train --data imgs --out m.msm --resume m.msm.ckpt");
+      "  msinr train --data imgs --out m.msm --resume m.msm.ckpt\n"
+      "  mpirun -np 8 msinr train --data imgs --out m.msm --tasks 8 --threads 4   (see docs/distributed.md)");
   cmd->add_option("--data", a->data, "Folder of training images (PNG/JPEG)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("-o,--out", a->out, "Model file to write (.msm)")->required();
   cmd->add_flag("-f,--force", a->force, "Overwrite an existing model file");
@@ -250,7 +298,7 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--inner-steps", a->inner_steps, "Inner SGD steps per task")->capture_default_str()->check(CLI::Range(1, 100));
   cmd->add_option("--inner-lr", a->inner_lr, "Inner SGD learning rate")->capture_default_str();
   cmd->add_option("--outer-lr", a->outer_lr, "Outer Adam learning rate")->capture_default_str();
-  cmd->add_option("--tasks", a->tasks, "Images per outer step")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_option("--tasks", a->tasks, "Images per outer step (in all: under mpirun the processes share them)")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--pruning", a->pruning, "magnitude (Meta-SparseINR) or random (the baseline)")
       ->capture_default_str()
       ->check(CLI::IsMember({"magnitude", "random"}));
@@ -265,6 +313,11 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--resume", a->resume, "Continue from this checkpoint")->check(CLI::ExistingFile);
   cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint path (default: OUT.ckpt)");
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Seconds between checkpoints")->capture_default_str();
+  cmd->add_option("--max-steps", a->max_steps,
+                  "Stop after this many outer steps of this run and write the checkpoint (for batch jobs with a time "
+                  "limit; 0: run to the end)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--val-data", a->val_data, "Folder of validation images for each level's PSNR")->check(CLI::ExistingDirectory);
   cmd->add_option("--val-count", a->val_count, "Validation images (0: none)")->capture_default_str();
   cmd->add_option("--fit-lrs", a->fit_lrs,

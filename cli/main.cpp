@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
 
@@ -64,24 +65,42 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  // Under mpirun a failed process ends the whole job (the others would wait for it forever):
+  // MPI_Abort makes mpirun exit non-zero, and outputs are written atomically, so none is half-written.
+  auto failed = [](const char* what) {
+    msinr::cli::Distributed* job = msinr::cli::Distributed::running();
+    if (job && job->size() > 1) {
+      std::fprintf(stderr, "msinr: error: %s%s; ending the job\n", msinr::cli::rank_prefix().c_str(), what);
+      std::fflush(stderr);
+      job->abort(1);
+    }
+    std::fprintf(stderr, "msinr: error: %s\n", what);
+    if (job) job->finalize();
+    return 1;
+  };
+  int code = 2;
   try {
-    if (app.got_subcommand("encode")) return encode();
-    if (app.got_subcommand("decode")) return decode();
-    if (app.got_subcommand("info")) return info();
-    if (app.got_subcommand("fit")) return fit();
-    if (app.got_subcommand("train")) return train();
-    if (app.got_subcommand("eval")) return eval();
-    if (app.got_subcommand("bench")) return bench();
-    if (app.got_subcommand("rd")) return rd();
+    // Only train and rd share their work between processes; any other command started N times
+    // would do the whole job N times and race on its outputs.
+    if (!app.got_subcommand("train") && !app.got_subcommand("rd") && msinr::cli::launched_processes() > 1)
+      throw msinr::Error(msinr::ErrorCode::kUnsupported,
+                         "only 'msinr train' and 'msinr rd' run as several processes (mpirun -np N / srun); run this "
+                         "command as one process (docs/distributed.md)");
+    if (app.got_subcommand("encode")) code = encode();
+    else if (app.got_subcommand("decode")) code = decode();
+    else if (app.got_subcommand("info")) code = info();
+    else if (app.got_subcommand("fit")) code = fit();
+    else if (app.got_subcommand("train")) code = train();
+    else if (app.got_subcommand("eval")) code = eval();
+    else if (app.got_subcommand("bench")) code = bench();
+    else if (app.got_subcommand("rd")) code = rd();
   } catch (const msinr::Error& e) {
-    std::fprintf(stderr, "msinr: error: %s\n", e.what());
-    return 1;
+    return failed(e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "msinr: error: out of memory\n");
-    return 1;
+    return failed("out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "msinr: error: %s\n", e.what());
-    return 1;
+    return failed(e.what());
   }
-  return 2;
+  if (msinr::cli::Distributed* job = msinr::cli::Distributed::running()) job->finalize();
+  return code;
 }

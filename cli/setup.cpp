@@ -14,7 +14,7 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args) {
                  "Compute device: auto (GPU when usable, else CPU), cpu, cuda, or reference (slow scalar oracle)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "reference"}));
-  cmd.add_option("--threads", args.threads, "CPU threads (0: all cores)")
+  cmd.add_option("--threads", args.threads, "CPU threads (0: all cores; under mpirun, this process's share of its machine's cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
   cmd.add_option("--block", args.block_pixels, "CPU pixels per cache block (0: default)")

@@ -724,12 +724,24 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
                                                    " selected from " + cfg.images);
   }
 
-  // Output folder, run configuration, existing rows.
-  fs::create_directories(cfg.out, ec);
-  if (!fs::is_directory(cfg.out)) throw Error(ErrorCode::kIo, cfg.out + ": cannot create the output folder");
+  const RdSharing& sh = cfg.sharing;
+  const bool sharded = sh.shards > 1;
+  if (sharded && (sh.shard < 0 || sh.shard >= sh.shards || !sh.broadcast || !sh.gather))
+    throw Error(ErrorCode::kInvalidArgument, "bad rd sharing");
+  if (sharded && !cfg.compare.empty())
+    throw Error(ErrorCode::kUnsupported, "--compare needs a single process (its pictures are drawn where the image is measured)");
+  const bool root = sh.shard == 0;
+  // Output folder, run configuration, existing rows (rank 0's; the others learn the rows from it).
+  RdReport report;
+  std::vector<RdRow> existing;
   const std::string csv_path = (fs::path(cfg.out) / "rd.csv").string();
   const std::string config_path = (fs::path(cfg.out) / "rd-config.txt").string();
-  RdReport report;
+  if (!root) {
+    std::size_t complete = 0;
+    existing = rows_of_csv(sh.broadcast(""), csv_path + " (from rank 0)", complete);
+  } else {
+  fs::create_directories(cfg.out, ec);
+  if (!fs::is_directory(cfg.out)) throw Error(ErrorCode::kIo, cfg.out + ": cannot create the output folder");
   std::map<std::string, std::string> config = {
       {"images", fs::weakly_canonical(fs::absolute(cfg.images), ec).string()},
       {"crop", std::to_string(cfg.crop)},
@@ -737,7 +749,6 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       {"steps", std::to_string(cfg.steps)},
       {"lr", num(static_cast<double>(cfg.lr), 7)},
   };
-  std::vector<RdRow> existing;
   const bool have_csv = fs::exists(csv_path);
   if (have_csv) {
     const std::string text = read_text(csv_path);
@@ -764,12 +775,15 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
     for (const auto& [k, v] : config) text += k + "=" + v + "\n";
     write_text_atomic(config_path, text);
   }
+  if (sharded) sh.broadcast(have_csv ? read_text(csv_path) : std::string());
+  }
   std::map<std::string, RdRow> done;
   for (const RdRow& r : existing) done[key_of(r.image, r.codec, r.setting)] = r;
 
-  const bool need_header = !fs::exists(csv_path) || fs::file_size(csv_path, ec) == 0;
-  FILE* csv = std::fopen(csv_path.c_str(), "ab");
-  if (!csv) throw Error(ErrorCode::kIo, csv_path + ": cannot open for appending");
+  const bool need_header = root && (!fs::exists(csv_path) || fs::file_size(csv_path, ec) == 0);
+  FILE* csv = root ? std::fopen(csv_path.c_str(), "ab") : nullptr;
+  if (root && !csv) throw Error(ErrorCode::kIo, csv_path + ": cannot open for appending");
+  std::string shard_rows;  // the rows a process other than rank 0 measured, for rank 0
   struct CloseFile {
     FILE* f;
     ~CloseFile() {
@@ -784,16 +798,20 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
   // Threads: `jobs` images at once, each encode and decode on threads / jobs threads.
   const int threads = cfg.threads > 0 ? cfg.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const bool cuda = cfg.device == Device::kCuda || (cfg.device == Device::kAuto && cuda_backend_available());
+  // This process's images: all of them, or every shards-th.
+  std::vector<std::size_t> mine;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (!sharded || static_cast<int>(i % static_cast<std::size_t>(sh.shards)) == sh.shard) mine.push_back(i);
   int jobs = cfg.jobs > 0 ? cfg.jobs : (cuda ? 1 : threads);
-  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(files.size())));
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(std::max<std::size_t>(mine.size(), 1))));
   const int per_job = std::max(1, threads / jobs);
   report.jobs = jobs;
   report.threads_per_job = per_job;
 
   std::mutex mu;  // guards the CSV, the report and progress
   RdProgress progress;
-  progress.rows_total = files.size() * settings.size();
-  progress.images_total = files.size();
+  progress.rows_total = mine.size() * settings.size();
+  progress.images_total = mine.size();
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   std::exception_ptr first_error;
@@ -896,7 +914,9 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       const auto reparsed = rows_of_csv(std::string(kRdCsvHeader) + "\n" + line + "\n", "row", complete);
       if (!have) {
         std::lock_guard<std::mutex> lock(mu);
-        if (std::fprintf(csv, "%s\n", line.c_str()) < 0 || std::fflush(csv) != 0)
+        if (!csv)
+          shard_rows += "R" + line + "\n";
+        else if (std::fprintf(csv, "%s\n", line.c_str()) < 0 || std::fflush(csv) != 0)
           throw Error(ErrorCode::kIo, csv_path + ": write failed");
         tick(name, true);
       } else {
@@ -961,9 +981,9 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
   };
 
   auto worker = [&] {
-    for (std::size_t i; !stop && (i = next++) < files.size();) {
+    for (std::size_t k; !stop && (k = next++) < mine.size();) {
       try {
-        process(i);
+        process(mine[k]);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!first_error) first_error = std::current_exception();
@@ -976,11 +996,46 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
   worker();
   for (auto& t : pool) t.join();
   if (first_error) std::rethrow_exception(first_error);
-  if (std::fflush(csv) != 0 || ::fsync(fileno(csv)) != 0) throw Error(ErrorCode::kIo, csv_path + ": write failed");
   report.rows_total = progress.rows_total;
   report.rows_written = progress.rows_done;
   report.rows_skipped = progress.rows_skipped;
+  if (sharded) {
+    // Rank 0 appends the others' rows (lines "R<csv row>", "I<image measured>", "S<skipped>").
+    std::string mine_text = root ? std::string() : shard_rows;
+    if (!root) {
+      for (const auto& name : measured_images) mine_text += "I" + name + "\n";
+      mine_text += "S" + std::to_string(report.skipped_small) + "\n";
+    }
+    const std::vector<std::string> all = sh.gather(mine_text);
+    if (!root) {
+      report.images = measured_images.size();
+      return report;  // rank 0 writes and reports the whole run
+    }
+    for (std::size_t r = 1; r < all.size(); ++r) {
+      std::size_t at = 0;
+      while (at < all[r].size()) {
+        std::size_t end = all[r].find('\n', at);
+        if (end == std::string::npos) end = all[r].size();
+        const std::string item = all[r].substr(at + 1, end - at - 1);
+        const char kind = all[r][at];
+        at = end + 1;
+        if (kind == 'R') {
+          if (std::fprintf(csv, "%s\n", item.c_str()) < 0) throw Error(ErrorCode::kIo, csv_path + ": write failed");
+          ++report.rows_written;
+        } else if (kind == 'I') {
+          measured_images.insert(item);
+        } else if (kind == 'S') {
+          report.skipped_small += static_cast<std::size_t>(std::stoull(item));
+        }
+      }
+    }
+  }
+  if (std::fflush(csv) != 0 || ::fsync(fileno(csv)) != 0) throw Error(ErrorCode::kIo, csv_path + ": write failed");
   report.images = measured_images.size();
+  if (sharded) {  // the others' skipped rows are not sent: the request's rows minus those measured now
+    report.rows_total = measured_images.size() * settings.size();
+    report.rows_skipped = report.rows_total - std::min(report.rows_total, report.rows_written);
+  }
 
   // Summary, deltas and plot from the rows of this request, as rd.csv holds them.
   std::set<std::string> wanted_settings;

@@ -129,6 +129,17 @@ struct RdProgress {
   std::string image;             // the image that just moved on
 };
 
+// Several processes sharing one run (mpirun -np N msinr rd; the transport is the caller's). Process
+// `shard` of `shards` measures the images whose index in name order is shard mod shards. Process
+// 0 alone reads and writes the output folder's files: the others get rd.csv's rows through
+// `broadcast` and send the rows they measured through `gather`, which rank 0 appends to rd.csv
+// before it summarizes, so the outputs are those of one process.
+struct RdSharing {
+  int shard = 0, shards = 1;
+  std::function<std::string(const std::string& from_root)> broadcast;         // every process gets rank 0's
+  std::function<std::vector<std::string>(const std::string& mine)> gather;   // rank 0 gets all, in rank order
+};
+
 struct RdConfig {
   std::string images;                  // folder of .png / .jpg / .jpeg (not recursive)
   int crop = 0;                        // > 0: center crop to crop x crop (smaller images are skipped)
@@ -146,6 +157,7 @@ struct RdConfig {
   int compare_crop = 0;                // > 0: each panel is the centred square of this side (at most the image's)
   bool log_rate = false;
   std::string title;                   // empty: from the folder name
+  RdSharing sharing;                   // default: one process
   // Called after every row (computed or skipped), one call at a time, from worker threads.
   std::function<void(const RdProgress&)> progress;
 };

@@ -92,24 +92,54 @@ MamlTaskLoss MetaTrainer::outer_step(MetaTrainingState& state, std::span<const i
   MamlTaskLoss mean;
   const std::size_t n_pixels = static_cast<std::size_t>(config_.tile_size) * config_.tile_size;
   const auto n_sample = static_cast<std::size_t>(std::llround(config_.pixel_fraction * static_cast<double>(n_pixels)));
-  for (int t : tasks) {
+  const bool shared = sharing_ != nullptr && sharing_->size() > 1;
+  const int n = static_cast<int>(tasks.size());
+  const int mine_begin = shared ? TaskSharing::first_task(sharing_->rank(), n, sharing_->size()) : 0;
+  const int mine_end = shared ? TaskSharing::first_task(sharing_->rank() + 1, n, sharing_->size()) : n;
+  const std::size_t row = mean_grad_.size();
+  if (shared) {
+    task_grads_.assign(static_cast<std::size_t>(n) * row, 0.0f);
+    task_losses_.assign(static_cast<std::size_t>(n), MamlTaskLoss{});
+  }
+  for (int k = 0; k < n; ++k) {
+    const bool mine = k >= mine_begin && k < mine_end;
     if (n_sample < n_pixels) {
       // A fresh uniform subset per task, drawn from the state's generator (so resumes repeat it).
+      // Every process draws every task's subset, so the generator advances the same everywhere.
       Rng rng(state.rng_state);
       pixel_order_.resize(n_pixels);
       std::iota(pixel_order_.begin(), pixel_order_.end(), 0u);
-      for (std::size_t k = 0; k < n_sample; ++k) std::swap(pixel_order_[k], pixel_order_[k + rng.below(n_pixels - k)]);
+      for (std::size_t j = 0; j < n_sample; ++j) std::swap(pixel_order_[j], pixel_order_[j + rng.below(n_pixels - j)]);
       state.rng_state = rng.state();
-      std::vector<std::uint32_t> subset(pixel_order_.begin(), pixel_order_.begin() + static_cast<std::ptrdiff_t>(n_sample));
-      std::sort(subset.begin(), subset.end());  // memory order: neighbouring pixels share cache lines
-      evaluator_->set_pixel_subset(std::move(subset));
+      if (mine) {
+        std::vector<std::uint32_t> subset(pixel_order_.begin(), pixel_order_.begin() + static_cast<std::ptrdiff_t>(n_sample));
+        std::sort(subset.begin(), subset.end());  // memory order: neighbouring pixels share cache lines
+        evaluator_->set_pixel_subset(std::move(subset));
+      }
     }
+    if (!mine) continue;
+    float* grad = shared ? task_grads_.data() + static_cast<std::size_t>(k) * row : task_grad_.data();
     const MamlTaskLoss l = maml_outer_gradient(*evaluator_, state.mask, state.params.data(),
-                                               images_[static_cast<std::size_t>(t)].data(), config_.maml,
-                                               task_grad_.data(), scratch_);
-    mean.before += l.before / static_cast<double>(tasks.size());
-    mean.after += l.after / static_cast<double>(tasks.size());
-    for (std::size_t i = 0; i < mean_grad_.size(); ++i) mean_grad_[i] += task_grad_[i];
+                                               images_[static_cast<std::size_t>(tasks[static_cast<std::size_t>(k)])].data(),
+                                               config_.maml, grad, scratch_);
+    if (shared) {
+      task_losses_[static_cast<std::size_t>(k)] = l;
+      continue;
+    }
+    mean.before += l.before / static_cast<double>(n);
+    mean.after += l.after / static_cast<double>(n);
+    for (std::size_t i = 0; i < row; ++i) mean_grad_[i] += task_grad_[i];
+  }
+  if (shared) {
+    sharing_->share(task_grads_, row, task_losses_);
+    // The one-process sums, term for term in task order: the result cannot depend on the split.
+    for (int k = 0; k < n; ++k) {
+      const MamlTaskLoss& l = task_losses_[static_cast<std::size_t>(k)];
+      mean.before += l.before / static_cast<double>(n);
+      mean.after += l.after / static_cast<double>(n);
+      const float* g = task_grads_.data() + static_cast<std::size_t>(k) * row;
+      for (std::size_t i = 0; i < row; ++i) mean_grad_[i] += g[i];
+    }
   }
   const float inv = 1.0f / static_cast<float>(tasks.size());
   for (float& g : mean_grad_) g *= inv;

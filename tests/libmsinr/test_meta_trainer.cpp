@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <barrier>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "msinr/error.hpp"
@@ -233,4 +235,93 @@ TEST_CASE("Dense-Narrow widths match the paper's parameter counts") {
   CHECK(ParamLayout(narrow).weight_count() >= 8704u);
   narrow.hidden_width = w - 1;
   CHECK(ParamLayout(narrow).weight_count() < 8704u);
+}
+
+namespace {
+
+// The processes of a data-parallel job, played by threads: share() copies each "rank"'s rows
+// into a common buffer and every rank reads all of them back, as MPI_Allgatherv does.
+struct ThreadJob {
+  explicit ThreadJob(int n) : size(n), sync(n) {}
+  int size;
+  std::barrier<> sync;
+  std::vector<float> grads;
+  std::vector<MamlTaskLoss> losses;
+};
+
+class ThreadSharing final : public TaskSharing {
+ public:
+  ThreadSharing(ThreadJob& job, int rank) : job_(job), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return job_.size; }
+  void share(std::span<float> grads, std::size_t row, std::span<MamlTaskLoss> losses) override {
+    const int n = static_cast<int>(losses.size());
+    if (rank_ == 0) {
+      job_.grads.assign(grads.size(), std::nanf(""));
+      job_.losses.assign(losses.size(), MamlTaskLoss{});
+    }
+    job_.sync.arrive_and_wait();
+    const int b = first_task(rank_, n, job_.size), e = first_task(rank_ + 1, n, job_.size);
+    std::copy(grads.begin() + static_cast<std::ptrdiff_t>(b * row), grads.begin() + static_cast<std::ptrdiff_t>(e * row),
+              job_.grads.begin() + static_cast<std::ptrdiff_t>(b * row));
+    std::copy(losses.begin() + b, losses.begin() + e, job_.losses.begin() + b);
+    job_.sync.arrive_and_wait();
+    std::copy(job_.grads.begin(), job_.grads.end(), grads.begin());
+    std::copy(job_.losses.begin(), job_.losses.end(), losses.begin());
+    job_.sync.arrive_and_wait();
+  }
+
+ private:
+  ThreadJob& job_;
+  int rank_;
+};
+
+}  // namespace
+
+TEST_CASE("data-parallel meta-training on 2 and 3 processes equals one process, bit for bit") {
+  auto cfg = tiny_config(PruningMethod::kMagnitude);
+  cfg.tile_size = 8;
+  cfg.pixel_fraction = 0.5;  // per-task pixel subsets: every process must draw them all
+  cfg.tasks_per_step = 3;
+  auto images = tiny_images(5, cfg.tile_size);
+  CpuBackendOptions one_thread;
+  one_thread.threads = 1;
+  auto backend = make_cpu_backend(one_thread);
+  MetaTrainer whole(cfg, *backend, images);
+  MetaTrainingState expected = whole.initial_state();
+  REQUIRE(whole.run(expected, {}));
+
+  for (int ranks : {2, 3, 4}) {  // 4 > 3 tasks: one process idles every step
+    CAPTURE(ranks);
+    ThreadJob job(ranks);
+    std::vector<MetaTrainingState> states(static_cast<std::size_t>(ranks));
+    std::vector<std::thread> threads;
+    for (int r = 0; r < ranks; ++r)
+      threads.emplace_back([&, r] {
+        auto b = make_cpu_backend(one_thread);
+        ThreadSharing sharing(job, r);
+        MetaTrainer t(cfg, *b, images);
+        t.set_task_sharing(&sharing);
+        MetaTrainingState s = t.initial_state();
+        t.run(s, {});
+        states[static_cast<std::size_t>(r)] = std::move(s);
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& s : states) {
+      CHECK(s.params == expected.params);
+      CHECK(s.mask == expected.mask);
+      CHECK(s.adam_m == expected.adam_m);
+      REQUIRE(s.levels.size() == expected.levels.size());
+      for (std::size_t i = 0; i < s.levels.size(); ++i) CHECK(s.levels[i].init == expected.levels[i].init);
+    }
+  }
+}
+
+TEST_CASE("tasks are split into contiguous blocks that cover every task once") {
+  for (int size = 1; size <= 5; ++size)
+    for (int n = 0; n <= 7; ++n) {
+      CHECK(TaskSharing::first_task(0, n, size) == 0);
+      CHECK(TaskSharing::first_task(size, n, size) == n);
+      for (int r = 0; r < size; ++r) CHECK(TaskSharing::first_task(r, n, size) <= TaskSharing::first_task(r + 1, n, size));
+    }
 }

@@ -76,6 +76,28 @@ struct MetaProgress {
   std::size_t weights = 0;
 };
 
+// Data-parallel meta-training: the processes of one job share each outer step's tasks. The trainer
+// knows no transport; the caller supplies one (the command line's is MPI, cli/distributed.cpp).
+// Every process runs the same trainer on the same images and state. Of a step's n tasks, process
+// r computes tasks [first_task(r), first_task(r + 1)); share() then gives every process every
+// task's gradient, and each sums them in task order exactly as one process would, so a run on
+// any number of processes equals the one-process run bit for bit (at the same thread count).
+class TaskSharing {
+ public:
+  virtual ~TaskSharing() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // `grads` holds n rows of `row` floats, `losses` n entries (n = losses.size()). On entry the rows
+  // of this process's tasks are filled; on return every row holds its owner's values, the same
+  // on every process. Throws msinr::Error when another process has failed.
+  virtual void share(std::span<float> grads, std::size_t row, std::span<MamlTaskLoss> losses) = 0;
+  // The first of the `n` tasks that process `r` computes (r = size(): n). Contiguous blocks, so a
+  // process's rows are one span and an allgather moves them.
+  static int first_task(int r, int n, int size) {
+    return static_cast<int>(static_cast<long long>(r) * n / size);
+  }
+};
+
 struct MetaCallbacks {
   std::function<void(const MetaProgress&)> on_progress;
   // After every outer step, with a consistent state: the place to checkpoint. Return false to stop.
@@ -87,6 +109,9 @@ class MetaTrainer {
  public:
   // `images`: each tile_size * tile_size * 3 floats. Throws kInvalidArgument on a bad config or image.
   MetaTrainer(const MetaTrainingConfig& config, Backend& backend, std::span<const std::vector<float>> images);
+  // Shares every outer step's tasks with the other processes of a job (null: this process does
+  // them all). Not owned; must outlive the trainer's use.
+  void set_task_sharing(TaskSharing* sharing) { sharing_ = sharing; }
   MetaTrainingState initial_state() const;
   // Runs until every level exists or a callback stops it. Returns true when finished.
   bool run(MetaTrainingState& state, const MetaCallbacks& callbacks);
@@ -104,6 +129,9 @@ class MetaTrainer {
   Mask evaluator_mask_copy_;
   MamlScratch scratch_;
   std::vector<float> task_grad_, mean_grad_;
+  TaskSharing* sharing_ = nullptr;
+  std::vector<float> task_grads_;          // n rows, with sharing
+  std::vector<MamlTaskLoss> task_losses_;
   std::vector<std::uint32_t> pixel_order_;
 };
 
