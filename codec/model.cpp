@@ -45,7 +45,10 @@ int Model::default_level() const {
   return levels.back().index;
 }
 
-float fallback_fit_lr(double density, Network network) {
+float fallback_fit_lr(double density, Network network, float w0) {
+  // Low-frequency SIRENs (the codec's networks, w0 ~30) are far less sharp: the model search
+  // measured 3e-3 best at every width from 12 to 48 (docs/model-search/).
+  if (network == Network::kSiren && w0 < 100.0f) return 3e-3f;
   const float scale = network == Network::kFourier ? 10.0f : 1.0f;
   return scale * (density >= 0.25 ? 1e-4f : 1e-3f);
 }
@@ -80,7 +83,7 @@ float Model::fit_lr(int level_index) const {
   }
   const double density = static_cast<double>(kept_weights(ParamLayout(arch), l.mask)) /
                          static_cast<double>(ParamLayout(arch).weight_count());
-  return fallback_fit_lr(density, arch.network);
+  return fallback_fit_lr(density, arch.network, arch.w0);
 }
 
 format::ModelFile to_model_file(const Model& model) {

@@ -40,7 +40,8 @@ struct Model {
 // best at 1e-3. The switch sits between, at density 0.25 (docs/training.md). The ReLU layers of a
 // Fourier-feature network want ten times more: on celeba89 its dense meta-learned init fits best at
 // 1e-3 (32.2 dB; 1e-2: 17.4) and its level 10 at 1e-2 (24.9 dB; 1e-3: 15.4).
-float fallback_fit_lr(double density, Network network = Network::kSiren);
+// A SIREN with w0 < 100 gets 3e-3 at every density (measured by scripts/model-search).
+float fallback_fit_lr(double density, Network network = Network::kSiren, float w0 = 200.0f);
 // "level:lr,..." as stored in the "fit_lr" note.
 std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs);
 
