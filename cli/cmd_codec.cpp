@@ -84,6 +84,7 @@ struct EncodeArgs {
   double quant_loss = 0.1;
   EngineArgs engine;
   bool quiet = false, json = false, force = false;
+  std::uint64_t max_pixels = codec::kDefaultMaxImagePixels;  // input images: refused beyond, from the header
 };
 
 struct Encoded {
@@ -98,7 +99,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
                    const std::function<void(std::size_t, std::size_t)>& on_tiles) {
   const std::string in_name = display_name(input, false), out_name = display_name(output, true);
   const auto file = read_input(input, codec::kMaxImageFileBytes);
-  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name);
+  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
   if (!a.quiet && image.source.had_alpha())
     std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", in_name.c_str());
   codec::EncodeOptions o;
@@ -270,6 +271,7 @@ struct DecodeArgs {
   std::string input, output, model;
   int width = 0, height = 0, jpeg_quality = 95;
   double scale = 0.0;
+  std::uint64_t max_pixels = codec::kDefaultMaxDecodePixels;
   EngineArgs engine;
   bool quiet = false, force = false, grey = false;
 };
@@ -282,7 +284,7 @@ int run_decode(const DecodeArgs& a) {
   if (grey && kind == ImageKind::kPnm && lower_extension(a.output) == ".ppm")
     warn_extension(a.output, {".pgm"}, "greyscale PGM (P5)", a.quiet);
   const std::string in_name = display_name(a.input, false), out_name = display_name(a.output, true);
-  const auto bytes = read_input(a.input, 1ull << 32);
+  const auto bytes = read_msinr_input(a.input);
   const codec::ContainerInfo info = codec::read_info(bytes, in_name);
   const codec::Model model = model_for_file(info.header.model_id, a.model, in_name, a.quiet);
   codec::DecodeOptions o;
@@ -290,8 +292,14 @@ int run_decode(const DecodeArgs& a) {
   o.height = a.height;
   o.scale = a.scale;
   o.threads = a.engine.threads;
+  o.max_pixels = a.max_pixels;
   int width = 0, height = 0;
   codec::output_size(o, static_cast<int>(info.header.width), static_cast<int>(info.header.height), width, height);
+  // The pixel limit before an output file is even created (decode_rows checks it again).
+  if (a.max_pixels != 0 && static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height) > a.max_pixels)
+    throw Error(ErrorCode::kLimit, "output size " + std::to_string(width) + "x" + std::to_string(height) +
+                                       " is more than the decode limit of " + std::to_string(a.max_pixels) +
+                                       " pixels; raise it with --max-pixels");
   // Rows stream to the output as the decoder renders them: memory stays at one tile row of output.
   ImageWriter out(a.output, width, height, grey ? 1 : 3, a.jpeg_quality);
   std::vector<std::uint8_t> grey_row(grey ? static_cast<std::size_t>(width) : 0);
@@ -320,7 +328,7 @@ struct InfoArgs {
 
 int run_info(const InfoArgs& a) {
   const std::string name = display_name(a.input, false);
-  const auto bytes = read_input(a.input, 1ull << 32);
+  const auto bytes = read_msinr_input(a.input);
   if (bytes.size() >= 8 && std::equal(format::kModelMagic.begin(), format::kModelMagic.end(), bytes.begin())) {
     const codec::Model m = codec::load_model_from_memory(bytes.data(), bytes.size(), name);
     ParamLayout layout(m.arch);
@@ -415,6 +423,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
   add_engine_options(*enc, e->engine);
+  enc->add_option("--max-pixels", e->max_pixels,
+                  "Refuse input images with more pixels than this, from their header (0: the format's limit, 2^28)")
+      ->capture_default_str();
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors (no progress)");
   enc->add_flag("--json", e->json, "Print one JSON object per image (a batch adds one of kind \"batch\")");
 
@@ -442,6 +453,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   dec->add_option("--width", d->width, "Output width")->check(CLI::Range(1, 32768));
   dec->add_option("--height", d->height, "Output height")->check(CLI::Range(1, 32768));
   dec->add_option("--scale", d->scale, "Output scale factor")->check(CLI::Range(1e-4, 64.0));
+  dec->add_option("--max-pixels", d->max_pixels,
+                  "Refuse to render more pixels than this (output, and the file's native size); 0: the format's limit, 2^28")
+      ->capture_default_str();
   dec->add_flag("--grey,--gray", d->grey, "Write greyscale (one channel: BT.601 luma of the decoded colour)");
   dec->add_option("--jpeg-quality", d->jpeg_quality, "Quality of a .jpg output")->capture_default_str()->check(CLI::Range(1, 100));
   add_engine_options(*dec, d->engine);
