@@ -83,7 +83,8 @@ MSINR_API msinr_status msinr_encode(const msinr_model* model, const uint8_t* pix
 MSINR_API msinr_status msinr_decode(const msinr_model* model, const uint8_t* data, size_t size, int width, int height,
                                     uint8_t** out_pixels, int* out_width, int* out_height);
 
-/* Options for msinr_decode_ex. New fields are only ever appended; fill with msinr_decode_options_init. */
+/* Options for msinr_decode_ex; fill with msinr_decode_options_init. Its layout is fixed for this
+ * SONAME: a later field would come with a new entry point, never by growing this struct. */
 typedef struct msinr_decode_options {
   int width, height;   /* output size (0 and 0: native; one 0: keep the aspect ratio) */
   int threads;         /* 0: all cores */
