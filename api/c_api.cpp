@@ -176,17 +176,38 @@ msinr_status msinr_encode(const msinr_model* model, const uint8_t* pixels, int w
   });
 }
 
+void msinr_decode_options_init(msinr_decode_options* options) {
+  if (options == nullptr) return;
+  std::memset(options, 0, sizeof *options);
+  options->max_pixels = msinr::DecodeOptions{}.max_pixels;
+}
+
 msinr_status msinr_decode(const msinr_model* model, const uint8_t* data, size_t size, int width, int height,
                           uint8_t** out_pixels, int* out_width, int* out_height) {
+  msinr_decode_options o;
+  msinr_decode_options_init(&o);
+  o.width = width;
+  o.height = height;
+  return msinr_decode_ex(model, data, size, &o, out_pixels, out_width, out_height);
+}
+
+msinr_status msinr_decode_ex(const msinr_model* model, const uint8_t* data, size_t size,
+                             const msinr_decode_options* options, uint8_t** out_pixels, int* out_width,
+                             int* out_height) {
   return guarded([&] {
     require(out_pixels != nullptr && out_width != nullptr && out_height != nullptr, "msinr_decode: null output pointer");
     *out_pixels = nullptr;
     *out_width = *out_height = 0;
     require(data != nullptr, "msinr_decode: data is null");
+    msinr_decode_options c;
+    msinr_decode_options_init(&c);
+    if (options) c = *options;
     msinr::Model holder(nullptr == model ? msinr::Model::builtin() : model->model);
     msinr::DecodeOptions o;
-    o.width = width;
-    o.height = height;
+    o.width = c.width;
+    o.height = c.height;
+    o.threads = c.threads;
+    o.max_pixels = c.max_pixels;
     const msinr::Image img = msinr::Decoder(holder).decode(data, size, o);
     *out_pixels = copy_out(img.pixels);
     *out_width = img.width;

@@ -155,6 +155,7 @@ Image Decoder::decode(const std::uint8_t* data, std::size_t size, const DecodeOp
   o.height = options.height;
   o.scale = options.scale;
   o.threads = options.threads;
+  o.max_pixels = options.max_pixels;
   const std::vector<std::uint8_t> bytes(data, data + size);
   return from_codec(codec::decode_image(bytes, "<memory>", *model_.impl().ptr, o));
 }

@@ -85,6 +85,7 @@ struct EncodeArgs {
   std::string lr_schedule = "constant";
   EngineArgs engine;
   bool quiet = false, json = false, force = false, best_effort = false;
+  std::uint64_t max_pixels = codec::kDefaultMaxImagePixels;  // input images: refused beyond, from the header
 };
 
 // Exit status of an encode whose --bpp / --psnr target could not be met (without --best-effort).
@@ -103,7 +104,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
                    const std::function<void(std::size_t, std::size_t)>& on_tiles) {
   const std::string in_name = display_name(input, false), out_name = display_name(output, true);
   const auto file = read_input(input, codec::kMaxImageFileBytes);
-  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name);
+  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
   if (!a.quiet && image.source.had_alpha())
     std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", in_name.c_str());
   codec::EncodeOptions o;
@@ -290,6 +291,7 @@ struct DecodeArgs {
   std::string input, output, model;
   int width = 0, height = 0, jpeg_quality = 95;
   double scale = 0.0;
+  std::uint64_t max_pixels = codec::kDefaultMaxDecodePixels;
   EngineArgs engine;
   bool quiet = false, force = false, grey = false;
 };
@@ -302,7 +304,7 @@ int run_decode(const DecodeArgs& a) {
   if (grey && kind == ImageKind::kPnm && lower_extension(a.output) == ".ppm")
     warn_extension(a.output, {".pgm"}, "greyscale PGM (P5)", a.quiet);
   const std::string in_name = display_name(a.input, false), out_name = display_name(a.output, true);
-  const auto bytes = read_input(a.input, 1ull << 32);
+  const auto bytes = read_msinr_input(a.input);
   const codec::ContainerInfo info = codec::read_info(bytes, in_name);
   const codec::Model model = model_for_file(info.header.model_id, a.model, in_name, a.quiet);
   codec::DecodeOptions o;
@@ -310,8 +312,14 @@ int run_decode(const DecodeArgs& a) {
   o.height = a.height;
   o.scale = a.scale;
   o.threads = a.engine.threads;
+  o.max_pixels = a.max_pixels;
   int width = 0, height = 0;
   codec::output_size(o, static_cast<int>(info.header.width), static_cast<int>(info.header.height), width, height);
+  // The pixel limit before an output file is even created (decode_rows checks it again).
+  if (a.max_pixels != 0 && static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height) > a.max_pixels)
+    throw Error(ErrorCode::kLimit, "output size " + std::to_string(width) + "x" + std::to_string(height) +
+                                       " is more than the decode limit of " + std::to_string(a.max_pixels) +
+                                       " pixels; raise it with --max-pixels");
   // Rows stream to the output as the decoder renders them: memory stays at one tile row of output.
   ImageWriter out(a.output, width, height, grey ? 1 : 3, a.jpeg_quality);
   std::vector<std::uint8_t> grey_row(grey ? static_cast<std::size_t>(width) : 0);
@@ -340,7 +348,7 @@ struct InfoArgs {
 
 int run_info(const InfoArgs& a) {
   const std::string name = display_name(a.input, false);
-  const auto bytes = read_input(a.input, 1ull << 32);
+  const auto bytes = read_msinr_input(a.input);
   if (bytes.size() >= 8 && std::equal(format::kModelMagic.begin(), format::kModelMagic.end(), bytes.begin())) {
     const codec::Model m = codec::load_model_from_memory(bytes.data(), bytes.size(), name);
     ParamLayout layout(m.arch);
@@ -440,6 +448,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_flag("--best-effort", e->best_effort,
                 "When a --bpp / --psnr target cannot be met, write the closest file and exit 0 (default: write "
                 "nothing and exit 3)");
+  enc->add_option("--max-pixels", e->max_pixels,
+                  "Refuse input images with more pixels than this, from their header (0: the format's limit, 2^28)")
+      ->capture_default_str();
   enc->add_flag("--quiet", e->quiet, "Print nothing but errors (no progress)");
   enc->add_flag("--json", e->json, "Print one JSON object per image (a batch adds one of kind \"batch\")");
 
@@ -467,6 +478,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   dec->add_option("--width", d->width, "Output width")->check(CLI::Range(1, 32768));
   dec->add_option("--height", d->height, "Output height")->check(CLI::Range(1, 32768));
   dec->add_option("--scale", d->scale, "Output scale factor")->check(CLI::Range(1e-4, 64.0));
+  dec->add_option("--max-pixels", d->max_pixels,
+                  "Refuse to render more pixels than this (output, and the file's native size); 0: the format's limit, 2^28")
+      ->capture_default_str();
   dec->add_flag("--grey,--gray", d->grey, "Write greyscale (one channel: BT.601 luma of the decoded colour)");
   dec->add_option("--jpeg-quality", d->jpeg_quality, "Quality of a .jpg output")->capture_default_str()->check(CLI::Range(1, 100));
   add_engine_options(*dec, d->engine);

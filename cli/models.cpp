@@ -76,7 +76,7 @@ std::string find_model_by_id(const format::ModelId& id) {
     for (const auto& f : files) {
       try {
         // The header names the id; load_model then verifies the content really hashes to it.
-        const auto bytes = format::read_file(f, 1ull << 31);
+        const auto bytes = format::read_msinr_file(f);
         if (format::peek_model_file(bytes).model_id == id) return f.string();
       } catch (const format::FormatError&) {
         // Not a model (or damaged): not the one.

@@ -89,6 +89,15 @@ void warn_extension(const std::string& path, std::initializer_list<const char*> 
                ext.empty() ? "has no extension" : ("ends in " + ext).c_str());
 }
 
+std::vector<std::uint8_t> read_msinr_input(const std::string& path) {
+  try {
+    if (is_stdio(path)) return format::read_msinr_fd(STDIN_FILENO, "standard input");
+    return format::read_msinr_file(path);
+  } catch (const format::FormatError& e) {
+    codec::rethrow_format_error(e, "");
+  }
+}
+
 std::vector<std::uint8_t> read_input(const std::string& path, std::uint64_t max_bytes) {
   try {
     if (is_stdio(path)) return format::read_fd(STDIN_FILENO, "standard input", max_bytes);

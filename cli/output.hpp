@@ -35,6 +35,10 @@ void warn_extension(const std::string& path, std::initializer_list<const char*> 
 
 // Reads a whole input file, or standard input for "-".
 std::vector<std::uint8_t> read_input(const std::string& path, std::uint64_t max_bytes);
+// Reads an msinr container or model from a path or "-" (standard input) without trusting its length:
+// only the preamble, the header it declares and the payload that header declares are read (see
+// format::read_msinr_fd), so `info /dev/zero` stops after 14 bytes.
+std::vector<std::uint8_t> read_msinr_input(const std::string& path);
 
 // CLI11 check for inputs: an existing file or "-".
 std::string existing_file_or_stdin(const std::string& path);

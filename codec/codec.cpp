@@ -543,22 +543,42 @@ void output_size(const DecodeOptions& o, int width, int height, int& ow, int& oh
   oh = static_cast<int>(std::max(1LL, std::llround(fh)));
 }
 
+namespace {
+void check_decode_pixels(std::uint64_t w, std::uint64_t h, std::uint64_t max_pixels, const std::string& what) {
+  if (max_pixels != 0 && w * h > max_pixels)
+    throw Error(ErrorCode::kLimit, what + " " + std::to_string(w) + "x" + std::to_string(h) + " has " + std::to_string(w * h) +
+                                       " pixels, more than the decode limit of " + std::to_string(max_pixels) +
+                                       " (raise it with --max-pixels / DecodeOptions::max_pixels)");
+}
+}  // namespace
+
 void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
                  const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row) {
-  format::Container c;
+  // The header alone first (fp16: the zstd frame header is checked, nothing is decompressed), so
+  // every count is compared with the model before the payload costs any memory.
+  format::ContainerHeader h;
   try {
-    c = format::read_container(bytes);
+    h = format::peek_header(bytes);
   } catch (const format::FormatError& e) {
     rethrow_format_error(e, name);
   }
-  const auto& h = c.header;
   if (h.model_id != model.id)
     throw Error(ErrorCode::kModelMismatch, name + " was encoded with model " + format::model_id_hex(h.model_id).substr(0, 16) +
                                                ", not with the model given (" + model.id_hex().substr(0, 16) +
                                                "); pass the right one with --model");
   if (static_cast<int>(h.tile_size) != model.tile_size)
-    throw Error(ErrorCode::kCorrupt, name + ": tile size differs from the model's");
-  const MetaLevel& level = model.level(static_cast<int>(h.level));
+    throw Error(ErrorCode::kCorrupt, name + ": tile size " + std::to_string(h.tile_size) + " differs from the model's (" +
+                                         std::to_string(model.tile_size) + ")");
+  const MetaLevel* level_ptr = nullptr;
+  std::string have;
+  for (const auto& l : model.levels) {
+    if (l.index >= 0 && static_cast<std::uint32_t>(l.index) == h.level) level_ptr = &l;
+    have += (have.empty() ? "" : ", ") + std::to_string(l.index);
+  }
+  if (level_ptr == nullptr)
+    throw Error(ErrorCode::kCorrupt, name + ": encoded at level " + std::to_string(h.level) + ", which the model " +
+                                         model.id_hex().substr(0, 16) + " does not have (its levels: " + have + ")");
+  const MetaLevel& level = *level_ptr;
   ParamLayout layout(model.arch);
   const auto stored = stored_indices(layout, level.mask);
   if (stored.size() != h.values_per_tile)
@@ -568,9 +588,25 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
   if (offsets && h.group_sizes != quant_groups(layout, level.mask))
     throw Error(ErrorCode::kCorrupt, name + ": its quantizer groups do not match level " + std::to_string(level.index) +
                                          "'s tensors");
+  // The payload grows with the native size, so the pixel limit bounds it too.
+  check_decode_pixels(h.width, h.height, opt.max_pixels, name + ": the encoded image");
   const int W = static_cast<int>(h.width), H = static_cast<int>(h.height), T = model.tile_size;
   int ow = 0, oh = 0;
   output_size(opt, W, H, ow, oh);
+  check_decode_pixels(static_cast<std::uint64_t>(ow), static_cast<std::uint64_t>(oh), opt.max_pixels, "output size");
+
+  // Only now the payload, with limits tightened to exactly what the model allows.
+  format::ReadLimits limits;
+  limits.max_values_per_tile = static_cast<std::uint32_t>(stored.size());
+  limits.max_tile_size = static_cast<std::uint32_t>(model.tile_size);
+  limits.max_level = h.level;
+  limits.max_payload_raw_bytes = static_cast<std::uint64_t>(h.tile_count) * stored.size() * 2;
+  format::Container c;
+  try {
+    c = format::read_container(bytes, limits);
+  } catch (const format::FormatError& e) {
+    rethrow_format_error(e, name);
+  }
   const int tiles_x = (W + T - 1) / T, tiles_y = (H + T - 1) / T;
 
   // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
@@ -597,31 +633,39 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
   for (int ty = 0; ty < tiles_y; ++ty) {
     const auto [ry0, ry1] = row_ranges[static_cast<std::size_t>(ty)];
     if (ry1 < ry0) continue;
-    const int band_rows = ry1 - ry0 + 1;
-    band.assign(static_cast<std::size_t>(band_rows) * ow * 3, 0);
-    for (int tx = 0; tx < tiles_x; ++tx) {
-      const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
-      if (cx1 < cx0) continue;
-      const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
-      std::fill(params.begin(), params.end(), 0.0f);
-      for (std::size_t k = 0; k < stored.size(); ++k)
-        params[stored[k]] = offsets ? level.init[stored[k]] + c.values[t * stored.size() + k] : c.values[t * stored.size() + k];
-      Grid g;
-      g.rows = band_rows;
-      g.cols = cx1 - cx0 + 1;
-      g.row_lo = static_cast<float>(tile_coord(source_pos(ry0, oh, H) - ty * T, T));
-      g.row_hi = static_cast<float>(tile_coord(source_pos(ry1, oh, H) - ty * T, T));
-      g.col_lo = static_cast<float>(tile_coord(source_pos(cx0, ow, W) - tx * T, T));
-      g.col_hi = static_cast<float>(tile_coord(source_pos(cx1, ow, W) - tx * T, T));
-      auto ev = backend->make_evaluator(model.arch, level.mask, g);
-      out.resize(g.pixels() * 3);
-      ev->forward(params.data(), out.data());
-      const Image tile_img = from_float_rgb(out.data(), g.cols, g.rows);
-      for (int y = 0; y < g.rows; ++y)
-        std::copy_n(&tile_img.pixels[static_cast<std::size_t>(y) * g.cols * 3], static_cast<std::size_t>(g.cols) * 3,
-                    &band[(static_cast<std::size_t>(y) * ow + cx0) * 3]);
+    // A tile row's output rows go in strips of at most kDecodeStripRows (one strip when the band is
+    // that short, so native decodes render exactly as before).
+    for (int sy0 = ry0; sy0 <= ry1; sy0 += kDecodeStripRows) {
+      const int sy1 = std::min(ry1, sy0 + kDecodeStripRows - 1);
+      const int band_rows = sy1 - sy0 + 1;
+      band.assign(static_cast<std::size_t>(band_rows) * ow * 3, 0);
+      for (int tx = 0; tx < tiles_x; ++tx) {
+        const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
+        if (cx1 < cx0) continue;
+        const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
+        std::fill(params.begin(), params.end(), 0.0f);
+        for (std::size_t k = 0; k < stored.size(); ++k)
+          params[stored[k]] = offsets ? level.init[stored[k]] + c.values[t * stored.size() + k] : c.values[t * stored.size() + k];
+        for (int kx0 = cx0; kx0 <= cx1; kx0 += kDecodeChunkCols) {
+          const int kx1 = std::min(cx1, kx0 + kDecodeChunkCols - 1);
+          Grid g;
+          g.rows = band_rows;
+          g.cols = kx1 - kx0 + 1;
+          g.row_lo = static_cast<float>(tile_coord(source_pos(sy0, oh, H) - ty * T, T));
+          g.row_hi = static_cast<float>(tile_coord(source_pos(sy1, oh, H) - ty * T, T));
+          g.col_lo = static_cast<float>(tile_coord(source_pos(kx0, ow, W) - tx * T, T));
+          g.col_hi = static_cast<float>(tile_coord(source_pos(kx1, ow, W) - tx * T, T));
+          auto ev = backend->make_evaluator(model.arch, level.mask, g);
+          out.resize(g.pixels() * 3);
+          ev->forward(params.data(), out.data());
+          const Image tile_img = from_float_rgb(out.data(), g.cols, g.rows);
+          for (int y = 0; y < g.rows; ++y)
+            std::copy_n(&tile_img.pixels[static_cast<std::size_t>(y) * g.cols * 3], static_cast<std::size_t>(g.cols) * 3,
+                        &band[(static_cast<std::size_t>(y) * ow + kx0) * 3]);
+        }
+      }
+      for (int y = 0; y < band_rows; ++y) row(sy0 + y, &band[static_cast<std::size_t>(y) * ow * 3]);
     }
-    for (int y = 0; y < band_rows; ++y) row(ry0 + y, &band[static_cast<std::size_t>(y) * ow * 3]);
   }
 }
 

@@ -64,11 +64,25 @@ struct EncodeResult {
 // The input may have any channel count; it is converted to RGB first (see image.hpp's policy).
 EncodeResult encode_image(const Image& image, const Model& model, const EncodeOptions& options);
 
+// Default bound on decoded pixels (output and the container's native size), as libjpeg-turbo's and
+// ImageMagick's policies bound theirs: a 2 KB file cannot ask for minutes of rendering or gigabytes.
+inline constexpr std::uint64_t kDefaultMaxDecodePixels = 1ull << 27;
+
 struct DecodeOptions {
   int width = 0, height = 0;  // output size; 0 keeps the aspect ratio of the other (both 0: native or scale)
   double scale = 0.0;         // > 0: both sides times this
   int threads = 0;
+  // Most pixels decode_rows renders, and most the container may declare natively (its payload grows
+  // with the native size): kLimit beyond. 0: only the format's own limit (2^28). The internal default
+  // is 0 because encode_image decodes its own candidates; the CLI (--max-pixels) and the public API
+  // (msinr::DecodeOptions, msinr_decode_options) default to kDefaultMaxDecodePixels.
+  std::uint64_t max_pixels = 0;
 };
+
+// Rows per strip decode_rows renders at once, and columns per evaluation: memory while decoding is
+// O(output width x kDecodeStripRows) plus the payload, whatever the tile layout or output size.
+inline constexpr int kDecodeStripRows = 64;
+inline constexpr int kDecodeChunkCols = 1024;
 
 struct ContainerInfo {
   format::ContainerHeader header;
@@ -81,8 +95,11 @@ ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::strin
 // Output size for these options on an image of width x height (validated against the limits).
 void output_size(const DecodeOptions& options, int width, int height, int& out_width, int& out_height);
 
-// Renders row by row: `row` receives each output row (out_width * 3 bytes) in order, so memory
-// stays bounded by one tile row of the output. Refuses a file made with another model.
+// Renders row by row: `row` receives each output row (out_width * 3 bytes) in order. Every header
+// count (tile size, level, values per tile, quantizer groups) is checked against the model before
+// the payload is decompressed, and the payload is then read with limits tightened to the model's
+// counts; rendering goes in strips of at most kDecodeStripRows rows, so memory stays bounded by the
+// payload plus O(out_width x kDecodeStripRows). Refuses a file made with another model.
 void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
                  const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row);
 Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,

@@ -42,6 +42,20 @@ std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w)
                                      ", at most 2^28 pixels)");
 }
 
+// Within the side and format limits and within the caller's pixel limit (0: the format's).
+bool within_read_limits(std::uint64_t w, std::uint64_t h, std::uint64_t max_pixels) {
+  return w <= 0x7FFFFFFFu && h <= 0x7FFFFFFFu && dimensions_within_limits(static_cast<std::int64_t>(w), static_cast<std::int64_t>(h)) &&
+         (max_pixels == 0 || w * h <= max_pixels);
+}
+
+[[noreturn]] void throw_read_limit(const std::string& name, std::int64_t w, std::int64_t h, std::uint64_t max_pixels) {
+  if (dimensions_within_limits(w, h))
+    throw Error(ErrorCode::kLimit, name + ": image size " + size_text(w, h) + " has " + std::to_string(w * h) +
+                                       " pixels, more than the read limit of " + std::to_string(max_pixels) +
+                                       " (raise it with --max-pixels)");
+  throw_limit(name, w, h);
+}
+
 // Appends "; msg" to a fixed buffer, silently truncating (used from C callbacks: no allocation).
 void append_message(char* buf, std::size_t cap, const char* msg) {
   std::size_t len = std::strlen(buf);
@@ -140,6 +154,7 @@ struct PngHeader {
   std::size_t rowbytes = 0;
   bool too_large = false;
   bool bad_layout = false;
+  std::uint64_t max_pixels = 0;  // in: the caller's limit
 };
 
 void png_error_cb(png_structp png, png_const_charp msg) {
@@ -183,7 +198,7 @@ bool png_decode_impl(png_structp png, png_infop info, PngHeader& h, std::vector<
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
   png_get_IHDR(png, info, &h.width, &h.height, &h.bit_depth, &h.color_type, &h.interlace, nullptr, nullptr);
-  if (!dimensions_within_limits(h.width, h.height)) {
+  if (!within_read_limits(h.width, h.height, h.max_pixels)) {
     h.too_large = true;
     return true;
   }
@@ -356,6 +371,7 @@ struct JpegHeader {
   bool too_large = false;
   bool unsupported_color = false;
   bool bad_layout = false;
+  std::uint64_t max_pixels = 0;  // in: the caller's limit
 };
 
 bool jpeg_decode_impl(jpeg_decompress_struct& cinfo, JpegErrorState& err, jpeg_progress_mgr& progress,
@@ -369,7 +385,7 @@ bool jpeg_decode_impl(jpeg_decompress_struct& cinfo, JpegErrorState& err, jpeg_p
   h.height = cinfo.image_height;
   h.components = cinfo.num_components;
   h.color = cinfo.jpeg_color_space;
-  if (!dimensions_within_limits(h.width, h.height)) {
+  if (!within_read_limits(h.width, h.height, h.max_pixels)) {
     h.too_large = true;
     return true;
   }
@@ -518,7 +534,7 @@ ImageFormat sniff_format(const std::uint8_t* data, std::size_t size) {
   return ImageFormat::kNone;
 }
 
-Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name) {
+Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name, std::uint64_t max_pixels) {
   if (!starts_with(data, size, kPngSig, sizeof kPngSig)) {
     if (size > 0 && proper_prefix_of(data, size, kPngSig, sizeof kPngSig))
       throw Error(ErrorCode::kCorrupt, name + ": truncated PNG data (" + std::to_string(size) + " bytes)");
@@ -533,8 +549,8 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
              (std::uint32_t{data[off + 2]} << 8) | std::uint32_t{data[off + 3]};
     };
     const std::uint32_t w = be32(16), h = be32(20);
-    if (w >= 1 && h >= 1 && w <= 0x7FFFFFFFu && h <= 0x7FFFFFFFu && !dimensions_within_limits(w, h)) {
-      throw_limit(name, w, h);
+    if (w >= 1 && h >= 1 && w <= 0x7FFFFFFFu && h <= 0x7FFFFFFFu && !within_read_limits(w, h, max_pixels)) {
+      throw_read_limit(name, w, h, max_pixels);
     }
   }
   PngReadState st;
@@ -550,6 +566,7 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
   png_set_user_limits(guard.png, 0x7fffffffu, 0x7fffffffu);
 
   PngHeader h;
+  h.max_pixels = max_pixels;
   std::vector<std::uint8_t> raw;
   std::vector<png_bytep> rows;
   Image out;
@@ -558,7 +575,7 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
     throw Error(ErrorCode::kCorrupt, name + (st.truncated ? ": truncated PNG data" : ": corrupt PNG data") +
                                          " (libpng: " + st.error + ")");
   }
-  if (h.too_large) throw_limit(name, h.width, h.height);
+  if (h.too_large) throw_read_limit(name, h.width, h.height, max_pixels);
   if (h.bad_layout) {
     throw Error(ErrorCode::kInternal, name + ": unexpected libpng row layout (" + std::to_string(h.channels) +
                                           " channels, " + std::to_string(h.depth) + " bits)");
@@ -573,7 +590,7 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
   return out;
 }
 
-Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name) {
+Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name, std::uint64_t max_pixels) {
   if (!starts_with(data, size, kJpegSig, sizeof kJpegSig)) {
     if (size > 0 && proper_prefix_of(data, size, kJpegSig, sizeof kJpegSig))
       throw Error(ErrorCode::kCorrupt, name + ": truncated JPEG data (" + std::to_string(size) + " bytes)");
@@ -589,6 +606,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
   std::memset(&progress, 0, sizeof progress);
   progress.progress_monitor = jpeg_progress_cb;
   JpegHeader h;
+  h.max_pixels = max_pixels;
   Image out;
   const bool ok = jpeg_decode_impl(cinfo, err, progress, data, size, h, out);
   jpeg_destroy_decompress(&cinfo);
@@ -610,7 +628,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
         throw Error(ErrorCode::kCorrupt, name + ": corrupt JPEG data" + detail);
     }
   }
-  if (h.too_large) throw_limit(name, h.width, h.height);
+  if (h.too_large) throw_read_limit(name, h.width, h.height, max_pixels);
   if (h.unsupported_color) {
     throw Error(ErrorCode::kUnsupported, name + ": JPEG colour space with " + std::to_string(h.components) +
                                              " components (CMYK/YCCK?) is not supported; gray, YCbCr and "
@@ -627,11 +645,11 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
   return out;
 }
 
-Image read_image_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name) {
+Image read_image_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name, std::uint64_t max_pixels) {
   if (size == 0) throw Error(ErrorCode::kCorrupt, name + ": empty file");
   switch (sniff_format(data, size)) {
-    case ImageFormat::kPng: return decode_png(data, size, name);
-    case ImageFormat::kJpeg: return decode_jpeg(data, size, name);
+    case ImageFormat::kPng: return decode_png(data, size, name, max_pixels);
+    case ImageFormat::kJpeg: return decode_jpeg(data, size, name, max_pixels);
     case ImageFormat::kNone: break;
   }
   if (proper_prefix_of(data, size, kPngSig, sizeof kPngSig))
@@ -645,9 +663,9 @@ Image read_image_from_memory(const std::uint8_t* data, std::size_t size, const s
   throw Error(ErrorCode::kUnsupported, name + ": unrecognised image format (not PNG or JPEG)");
 }
 
-Image read_image(const std::string& path) {
+Image read_image(const std::string& path, std::uint64_t max_pixels) {
   const std::vector<std::uint8_t> bytes = read_file(path);
-  return read_image_from_memory(bytes.data(), bytes.size(), path);
+  return read_image_from_memory(bytes.data(), bytes.size(), path, max_pixels);
 }
 
 std::vector<std::uint8_t> encode_png(const Image& image) { return encode_png_named(image, "encode_png"); }

@@ -30,17 +30,25 @@
 namespace msinr::codec {
 
 inline constexpr std::size_t kMaxImageFileBytes = std::size_t{1} << 31;  // 2 GiB
+// Default bound on a read image's pixels, checked from the PNG IHDR / JPEG SOF before any pixel
+// memory is allocated (kLimit beyond): a 32 KB PNG cannot declare 16384x16384 and cost gigabytes.
+// Callers raise it with the max_pixels argument (the CLI's encode --max-pixels); it is never more
+// than the format limit of 2^28. 0 means that format limit.
+inline constexpr std::uint64_t kDefaultMaxImagePixels = std::uint64_t{1} << 27;
 
 // kPng or kJpeg from the magic bytes, kNone for anything else.
 ImageFormat sniff_format(const std::uint8_t* data, std::size_t size);
 
 // Reads a PNG or JPEG file (sniffed) into 8-bit RGB.
-Image read_image(const std::string& path);
-Image read_image_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors);
+Image read_image(const std::string& path, std::uint64_t max_pixels = kDefaultMaxImagePixels);
+Image read_image_from_memory(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors,
+                             std::uint64_t max_pixels = kDefaultMaxImagePixels);
 
 // Format-specific decoders (no sniffing beyond their own signature check).
-Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors = "<memory>");
-Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors = "<memory>");
+Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors = "<memory>",
+                 std::uint64_t max_pixels = kDefaultMaxImagePixels);
+Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name_for_errors = "<memory>",
+                  std::uint64_t max_pixels = kDefaultMaxImagePixels);
 inline Image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& name_for_errors = "<memory>") {
   return decode_jpeg(bytes.data(), bytes.size(), name_for_errors);
 }

@@ -156,7 +156,7 @@ Model load_model_from_memory(const std::uint8_t* data, std::size_t size, const s
 Model load_model(const std::string& path) {
   std::vector<std::uint8_t> bytes;
   try {
-    bytes = format::read_file(path, 1ull << 31);
+    bytes = format::read_msinr_file(path);  // reads what the header declares, never more
   } catch (const format::FormatError& e) {
     rethrow_format_error(e, "");
   }

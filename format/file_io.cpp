@@ -1,5 +1,10 @@
 #include "format/file_io.hpp"
 
+#include "format/container.hpp"
+#include "format/detail/framing.hpp"
+#include "format/model_file.hpp"
+#include "msinr_format.pb.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -267,6 +272,66 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::uint
                                                    " bytes, more than the limit of " + std::to_string(max_bytes));
   }
   return read_all(fd.get(), path.string(), max_bytes, S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0);
+}
+
+namespace {
+// Reads up to n bytes (fewer only at end of input), appending to out.
+void read_up_to(int fd, const std::string& name, std::vector<std::uint8_t>& out, std::uint64_t n) {
+  std::uint8_t buf[1 << 16];
+  while (n > 0) {
+    const ssize_t got = ::read(fd, buf, static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof buf)));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot read", name, errno);
+    }
+    if (got == 0) return;
+    out.insert(out.end(), buf, buf + got);
+    n -= static_cast<std::uint64_t>(got);
+  }
+}
+}  // namespace
+
+std::vector<std::uint8_t> read_msinr_fd(int fd, const std::string& name) {
+  std::vector<std::uint8_t> out;
+  read_up_to(fd, name, out, detail::kPreambleSize);
+  if (out.size() < detail::kPreambleSize) return out;
+  const bool container = std::equal(kContainerMagic.begin(), kContainerMagic.end(), out.begin());
+  const bool model = std::equal(kModelMagic.begin(), kModelMagic.end(), out.begin());
+  if (!container && !model) return out;
+  const std::uint32_t header_size = detail::get_le32(out.data() + 10);
+  const std::uint32_t max_header = container ? 4096u : (1u << 20);
+  if (header_size == 0 || header_size > max_header) return out;  // the parser names the problem
+  read_up_to(fd, name, out, header_size);
+  if (out.size() < detail::kPreambleSize + header_size) return out;  // truncated: the parser says so
+  const std::uint8_t* h = out.data() + detail::kPreambleSize;
+  std::uint64_t body = 0;
+  if (container) {
+    pb::ContainerHeader p;
+    if (!p.ParseFromArray(h, static_cast<int>(header_size))) return out;
+    body = p.payload_compressed_size();
+  } else {
+    pb::ModelHeader p;
+    if (!p.ParseFromArray(h, static_cast<int>(header_size))) return out;
+    body = p.payload_compressed_size();
+  }
+  const std::uint64_t max_body = container ? (1ull << 30) + (1ull << 20) : (1ull << 31);
+  if (body > max_body) {
+    throw FormatError(FormatErrorCode::kLimit, name + ": the " + (container ? "container" : "model file") +
+                                                   " header declares a payload of " + std::to_string(body) +
+                                                   " bytes, more than the format's limit of " +
+                                                   std::to_string(max_body));
+  }
+  read_up_to(fd, name, out, body + detail::kTrailerSize + 1);  // + 1: trailing data is refused later
+  return out;
+}
+
+std::vector<std::uint8_t> read_msinr_file(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) io_fail("cannot open", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) io_fail("cannot stat", path, errno);
+  if (S_ISDIR(st.st_mode)) io_fail("cannot read", path, EISDIR);
+  return read_msinr_fd(fd.get(), path.string());
 }
 
 }  // namespace msinr::format

@@ -84,4 +84,15 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::uint
 // Reads a whole stream (e.g. standard input, fd 0) up to max_bytes; `name` is used in messages.
 std::vector<std::uint8_t> read_fd(int fd, const std::string& name, std::uint64_t max_bytes);
 
+// Reads an msinr file (container or model, told apart by the magic) without trusting its length:
+// the 14-byte preamble first, then exactly the header it declares (at most the kind's header limit:
+// 4096 bytes for a container, 1 MiB for a model), then the payload size that header declares plus
+// the 4-byte trailer, then one byte more so trailing data is still seen (and refused) by the parser.
+// So an endless input (/dev/zero, a pipe) costs at most what a valid file of that kind could.
+// Anything that is not an msinr file returns its first bytes only (at most 14: enough for the
+// parsers to say what it looks like). FormatError(kLimit) when a header declares a payload beyond
+// the format's limits (2^30 + 2^20 bytes for a container, 2^31 for a model); kIo on a read error.
+std::vector<std::uint8_t> read_msinr_fd(int fd, const std::string& name);
+std::vector<std::uint8_t> read_msinr_file(const std::filesystem::path& path);
+
 }  // namespace msinr::format

@@ -89,6 +89,23 @@ int main(void) {
   CHECK(s == MSINR_OK && ow == 2 * W && oh == 2 * H);
   msinr_free(out);
 
+  /* The pixel limit: msinr_decode applies 2^27; msinr_decode_ex takes another (issue 16). */
+  {
+    msinr_decode_options dopt;
+    msinr_decode_options_init(&dopt);
+    CHECK(dopt.max_pixels == MSINR_DEFAULT_MAX_PIXELS && dopt.width == 0 && dopt.threads == 0);
+    out = (uint8_t*)1;
+    CHECK(msinr_decode(NULL, bytes, size, 16384, 16384, &out, &ow, &oh) == MSINR_LIMIT && out == NULL);
+    dopt.max_pixels = (uint64_t)W * H - 1; /* below even the native size */
+    CHECK(msinr_decode_ex(NULL, bytes, size, &dopt, &out, &ow, &oh) == MSINR_LIMIT);
+    dopt.max_pixels = 4ull * W * H;
+    dopt.width = 2 * W;
+    CHECK(msinr_decode_ex(NULL, bytes, size, &dopt, &out, &ow, &oh) == MSINR_OK && ow == 2 * W && oh == 2 * H);
+    msinr_free(out);
+    CHECK(msinr_decode_ex(NULL, bytes, size, NULL, &out, &ow, &oh) == MSINR_OK && ow == W && oh == H);
+    msinr_free(out);
+  }
+
   /* Bad input: typed statuses, messages, outputs cleared, nothing aborts. */
   out = (uint8_t*)1;
   s = msinr_decode(model, bytes, size / 2, 0, 0, &out, &ow, &oh);
@@ -107,7 +124,7 @@ int main(void) {
   opt.steps = 0;
   CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
   opt.steps = 5;
-  opt.device = (msinr_device)42;
+  opt.device = 42; /* an int field: validated, not loaded as an enum (UBSan: issue 16) */
   CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
   opt.device = MSINR_DEVICE_CPU;
   msinr_model* m2 = (msinr_model*)1;

@@ -458,7 +458,8 @@ TEST_CASE("SIGINT and SIGTERM remove the temporary file of an unfinished output,
     CAPTURE(sig);
     // A big render streams its rows into a temporary file for tens of seconds.
     const std::string out = dir / "big.png";
-    const pid_t pid = spawn({"decode", packed, out, "--width", "12000"});
+    // 12000x12000 is above the default decode limit of 2^27 pixels: raised explicitly.
+    const pid_t pid = spawn({"decode", packed, out, "--width", "12000", "--max-pixels", "0"});
     const bool started = wait_for_temporary(dir, 60.0);
     CHECK(started);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // some rows are written
@@ -479,6 +480,42 @@ TEST_CASE("SIGINT and SIGTERM remove the temporary file of an unfinished output,
   CHECK(WIFSIGNALED(status));
   CHECK(no_temporaries(dir));
   CHECK_FALSE(fs::exists(dir / "b.msinr"));
+}
+
+TEST_CASE("endless and oversized inputs are refused early (issue 16)") {
+  TempDir dir;
+  // /dev/zero is read 14 bytes deep, not to 4 GiB: a quick clear error.
+  for (const std::string& cmd : {std::string("info /dev/zero"), "decode /dev/zero " + (dir / "z.png"),
+                                std::string("info - < /dev/zero")}) {
+    CAPTURE(cmd);
+    const auto t0 = std::chrono::steady_clock::now();
+    Run r = run(cmd);
+    CHECK(r.code != 0);
+    CHECK(has(r, "not an msinr"));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+  }
+  Run r = run("decode " + (dir / "x.msinr") + " " + (dir / "y.png") + " --model /dev/zero");
+  CHECK(r.code != 0);
+  const std::string in = make_png(dir / "a.png", 24, 24);
+  const std::string packed = dir / "a.msinr";
+  REQUIRE(run("encode " + in + " " + packed + kFast).code == 0);
+  r = run("decode " + packed + " " + (dir / "big.png") + " --model /dev/zero");
+  CHECK(r.code != 0);
+  CHECK(has(r, "not an msinr model"));
+  // The default pixel limit (2^27) for decode output, with the file named nowhere near it.
+  r = run("decode " + packed + " " + (dir / "big.png") + " --width 16384 --height 16384");
+  CHECK(r.code != 0);
+  CHECK(has(r, "--max-pixels"));
+  CHECK_FALSE(fs::exists(dir / "big.png"));
+  CHECK(no_temporaries(dir));
+  r = run("decode " + packed + " " + (dir / "small.png") + " --width 48 --max-pixels 2304");
+  CHECK(r.code == 0);
+  r = run("decode " + packed + " " + (dir / "small2.png") + " --width 48 --max-pixels 2303");
+  CHECK(r.code != 0);
+  // Encode: an image whose header declares more than the read limit.
+  r = run("encode " + in + " " + (dir / "b.msinr") + " --max-pixels 100" + kFast);
+  CHECK(r.code != 0);
+  CHECK(has(r, "--max-pixels"));
 }
 
 TEST_CASE("--help teaches the new forms") {

@@ -175,10 +175,26 @@ TEST_CASE("codec: Oversized dimensions are kLimit before any pixel allocation") 
     const auto f = png_header_only(w, h);
     check_error([&] { read_image_from_memory(f.data(), f.size(), "huge.png"); }, ErrorCode::kLimit, "huge.png");
   }
-  // At the limits the header is accepted and the missing data is what fails.
+  // At the limits the header is accepted and the missing data is what fails (0: the format's limit,
+  // 2^28, instead of the default read limit of 2^27).
   for (auto [w, h] : {std::pair{32768u, 8192u}, std::pair{1u, 32768u}}) {
     const auto f = png_header_only(w, h);
-    check_error([&] { read_image_from_memory(f.data(), f.size(), "edge.png"); }, ErrorCode::kCorrupt, "edge.png");
+    check_error([&] { read_image_from_memory(f.data(), f.size(), "edge.png", 0); }, ErrorCode::kCorrupt, "edge.png");
+  }
+  // The default read limit, 2^27 pixels (issue 16: a 32 KB 1-bit PNG declaring 16384x16384 cost
+  // 8.2 GB): refused from the header, and raised explicitly.
+  {
+    const auto f = png_header_only(16384, 16384);
+    check_error([&] { read_image_from_memory(f.data(), f.size(), "bomb.png"); }, ErrorCode::kLimit, "--max-pixels");
+    check_error([&] { read_image_from_memory(f.data(), f.size(), "bomb.png", 1ull << 28); }, ErrorCode::kCorrupt, "bomb.png");
+    const auto at = png_header_only(16384, 8192);
+    check_error([&] { read_image_from_memory(at.data(), at.size(), "at.png"); }, ErrorCode::kCorrupt, "at.png");
+    const auto small = valid_png();  // 40x30
+    check_error([&] { read_image_from_memory(small.data(), small.size(), "small.png", 1199); }, ErrorCode::kLimit, "small.png");
+    CHECK(read_image_from_memory(small.data(), small.size(), "small.png", 1200).width == 40);
+    const auto jpg = valid_jpeg();
+    check_error([&] { read_image_from_memory(jpg.data(), jpg.size(), "small.jpg", 1199); }, ErrorCode::kLimit, "small.jpg");
+    CHECK(read_image_from_memory(jpg.data(), jpg.size(), "small.jpg", 1200).width == 40);
   }
   const auto zero = png_header_only(0, 10);
   check_error([&] { read_image_from_memory(zero.data(), zero.size(), "zero.png"); }, ErrorCode::kCorrupt,

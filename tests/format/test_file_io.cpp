@@ -162,3 +162,48 @@ TEST_CASE("format: remove_temporary_files() takes away live temporaries (what th
   }
   CHECK(f::read_file(dir.path / "big.bin", 1 << 20) == big);
 }
+
+// Issue 16: `info /dev/zero` read 4 GiB. An msinr file is read only as far as its header declares.
+TEST_CASE("format: read_msinr_file reads the preamble, the header and the declared payload, never more") {
+  // Endless inputs: /dev/zero is not an msinr file, so only the preamble's 14 bytes are read.
+  const auto zero = f::read_msinr_file("/dev/zero");
+  CHECK(zero.size() == 14);
+  CHECK(error_of([&] { f::read_container(zero); }) == Code::kCorrupt);
+  // A valid container followed by endless data: read to its trailer plus one byte, which the
+  // parser then refuses as trailing data.
+  TempDir dir;
+  const Bytes c = small_container();
+  const fs::path p = dir.path / "x.msinr";
+  {
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(c.data()), static_cast<std::streamsize>(c.size()));
+    const std::string junk(1 << 20, 'j');
+    out.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const auto got = f::read_msinr_file(p);
+  CHECK(got.size() == c.size() + 1);
+  CHECK(error_of([&] { f::read_container(got); }) == Code::kCorrupt);
+  // Exactly a valid file: read whole, and it parses.
+  f::write_file_atomic(p, c);
+  CHECK(f::read_msinr_file(p) == c);
+  CHECK_NOTHROW(f::read_container(f::read_msinr_file(p)));
+  // A model file too.
+  const Bytes m = f::write_model_file(small_model());
+  f::write_file_atomic(p, m);
+  CHECK(f::read_msinr_file(p) == m);
+  // A header declaring a payload beyond the format's limit is refused before reading on.
+  const Bytes huge = edit_container(c, [](f::pb::ContainerHeader& h) { h.set_payload_compressed_size(1ull << 40); });
+  f::write_file_atomic(p, huge);
+  CHECK(error_of([&] { f::read_msinr_file(p); }) == Code::kLimit);
+  // A truncated file comes back as it is (the parser says it is truncated).
+  const Bytes cut(c.begin(), c.begin() + 20);
+  f::write_file_atomic(p, cut);
+  CHECK(f::read_msinr_file(p) == cut);
+  // From a pipe (standard input's case).
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  REQUIRE(::write(fds[1], c.data(), c.size()) == static_cast<ssize_t>(c.size()));
+  ::close(fds[1]);
+  CHECK(f::read_msinr_fd(fds[0], "pipe") == c);
+  ::close(fds[0]);
+}

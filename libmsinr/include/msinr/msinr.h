@@ -62,7 +62,9 @@ typedef struct msinr_encode_options {
   int steps;             /* Adam steps per tile, >= 1 */
   float lr;              /* Adam learning rate; 0: the rate the model measured for the level */
   int threads;           /* 0: all cores */
-  msinr_device device;
+  /* An msinr_device value. An int, not the enum, so an out-of-range value from a caller is defined
+   * behaviour: msinr_encode refuses it with MSINR_INVALID_ARGUMENT. Same size and offset as before. */
+  int device;
   msinr_progress_fn progress; /* may be NULL */
   void* progress_user;
   int bits;              /* payload: 0 quantized + entropy-coded (default), 16 fp16 */
@@ -79,9 +81,29 @@ MSINR_API msinr_status msinr_encode(const msinr_model* model, const uint8_t* pix
                                     size_t* out_size);
 
 /* Decodes a .msinr file with `model` (NULL: built-in) to RGB at width x height (0 and 0: native;
- * one 0: keep the aspect ratio). *out_pixels (free with msinr_free) receives out_width * out_height * 3 bytes. */
+ * one 0: keep the aspect ratio), at most 2^27 pixels (see msinr_decode_ex). *out_pixels (free with msinr_free) receives out_width * out_height * 3 bytes. */
 MSINR_API msinr_status msinr_decode(const msinr_model* model, const uint8_t* data, size_t size, int width, int height,
                                     uint8_t** out_pixels, int* out_width, int* out_height);
+
+/* Options for msinr_decode_ex; fill with msinr_decode_options_init. Its layout is fixed for this
+ * SONAME: a later field would come with a new entry point, never by growing this struct. */
+typedef struct msinr_decode_options {
+  int width, height;   /* output size (0 and 0: native; one 0: keep the aspect ratio) */
+  int threads;         /* 0: all cores */
+  /* Most pixels decoded (output, and the file's native size, which its payload grows with):
+   * MSINR_LIMIT beyond. Default MSINR_DEFAULT_MAX_PIXELS (2^27); 0: only the format's limit (2^28). */
+  uint64_t max_pixels;
+} msinr_decode_options;
+
+#define MSINR_DEFAULT_MAX_PIXELS (UINT64_C(1) << 27)
+
+MSINR_API void msinr_decode_options_init(msinr_decode_options* options);
+
+/* msinr_decode with options (options == NULL: the defaults). msinr_decode applies the default
+ * max_pixels (2^27). */
+MSINR_API msinr_status msinr_decode_ex(const msinr_model* model, const uint8_t* data, size_t size,
+                                       const msinr_decode_options* options, uint8_t** out_pixels, int* out_width,
+                                       int* out_height);
 
 typedef struct msinr_info {
   int width, height, level, tile_size, steps;

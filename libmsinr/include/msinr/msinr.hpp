@@ -101,6 +101,9 @@ struct DecodeOptions {
   int width = 0, height = 0;  // output size; 0 keeps the aspect ratio of the other (both 0: native or scale)
   double scale = 0.0;         // > 0: both sides times this
   int threads = 0;            // 0: all cores
+  // Most pixels decoded, output and the file's native size alike (a 2 KB file cannot ask for a
+  // 16384x16384 render): Error(kLimit) beyond. 0: only the format's limit (2^28 pixels).
+  std::uint64_t max_pixels = std::uint64_t{1} << 27;
 };
 
 // What a .msinr file says about itself (only the header is checked; no model needed).
