@@ -166,9 +166,13 @@ int run_train(const TrainArgs& in) {
   };
   cb.on_level = [&](const MetaLevel& l) { progress.note("level " + std::to_string(l.index) + " done"); };
   long long steps_run = 0;
+  bool stopped_after_round = false;
   cb.on_step_end = [&](const MetaTrainingState& s) {
     // Early finish: the levels of rounds 0..R are kept, the rest of the schedule is not run.
-    if (a.stop_after_round >= 0 && s.round > a.stop_after_round) return false;
+    if (a.stop_after_round >= 0 && s.round > a.stop_after_round) {
+      stopped_after_round = true;
+      return false;
+    }
     const auto now = std::chrono::steady_clock::now();
     if (job.root() && now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
       codec::save_checkpoint(ckpt, fp, s);
@@ -177,7 +181,7 @@ int run_train(const TrainArgs& in) {
     // Every process counts the same steps, so all stop together.
     return a.max_steps <= 0 || ++steps_run < a.max_steps;
   };
-  const bool finished = trainer.run(state, cb);
+  const bool finished = trainer.run(state, cb) || stopped_after_round;
   progress.finish();
   if (!job.root()) return 0;
   codec::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails

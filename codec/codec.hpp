@@ -81,7 +81,10 @@ struct DecodeOptions {
 
 // Rows per strip decode_rows renders at once, and columns per evaluation: memory while decoding is
 // O(output width x kDecodeStripRows) plus the payload, whatever the tile layout or output size.
-inline constexpr int kDecodeStripRows = 64;
+// 256 rows: at least every shipped tile size (128, 178), so a native-size decode renders each tile
+// row as one grid, exactly as before strips existed (w0-200 models are sensitive to the float
+// recipe of the coordinates; tests/golden checks it).
+inline constexpr int kDecodeStripRows = 256;
 inline constexpr int kDecodeChunkCols = 1024;
 
 struct ContainerInfo {

@@ -89,11 +89,10 @@ TEST_CASE("advanced tier: model from memory equals the file, progress and cancel
   CHECK(calls >= 1);
   CHECK(r.bpp > 0.0);
   // lr 0 (the default) means the model's measured rate for the level: a rate the model recorded
-  // (the same file as an explicit lr of that value), and below 1e-3 on the densest level, where
-  // 1e-3 diverges on dense w0 = 200 inits.
+  // (the same file as an explicit lr of that value): the built-in w0-30 codec model measured 3e-3.
   CHECK(o.lr == 0.0f);
   CHECK(r.lr > 0.0f);
-  CHECK(r.lr < 1e-3f);
+  CHECK(r.lr < 1e-2f);
   {
     msinr::EncodeOptions explicit_rate = quick();
     explicit_rate.level = o.level;

@@ -300,9 +300,11 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   const int dense = m.levels.front().index, sparse = m.levels.back().index;
   // The test model records 1e-3 for every level.
   CHECK(m.fit_lr(dense) == doctest::Approx(1e-3f));
-  // Without the note, the density rule: the dense level at 1e-4, a level under 25% at 1e-3.
+  // Without the note: a w0-60 SIREN (this model) takes 3e-3 at any density; the w0-200 density rule
+  // puts a dense level at 1e-4 and a level under 25% at 1e-3.
   m.provenance.notes.clear();
-  CHECK(m.fit_lr(dense) == doctest::Approx(1e-4f));
+  CHECK(m.fit_lr(dense) == doctest::Approx(3e-3f));
+  CHECK(fallback_fit_lr(1.0, Network::kSiren, 30.0f) == doctest::Approx(3e-3f));
   CHECK(fallback_fit_lr(1.0) == doctest::Approx(1e-4f));
   CHECK(fallback_fit_lr(0.1) == doctest::Approx(1e-3f));
   CHECK(fallback_fit_lr(1.0, Network::kFourier) == doctest::Approx(1e-3f));  // ReLU layers take 10x
@@ -312,7 +314,7 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   CHECK(m.fit_lr(dense) == doctest::Approx(3e-4f));
   CHECK(m.fit_lr(sparse) == doctest::Approx(2e-3f));
   m.provenance.notes.back().second = std::to_string(dense) + ":oops," + std::to_string(sparse) + ":-1";
-  CHECK(m.fit_lr(dense) == doctest::Approx(1e-4f));
+  CHECK(m.fit_lr(dense) == doctest::Approx(3e-3f));
   CHECK_THROWS_AS(m.fit_lr(999), msinr::Error);
   // encode_image uses it when no rate is given, and an explicit rate overrides.
   m.provenance.notes.back().second = format_fit_lrs({{dense, 3e-4f}});

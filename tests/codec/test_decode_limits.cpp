@@ -142,9 +142,9 @@ TEST_CASE("decode limits: max_pixels bounds the output and the native size") {
 TEST_CASE("decode limits: strips render what whole tile rows did, and rows arrive in order") {
   const Model& m = limits_model();  // tile 24
   const auto bytes = encode_fp16(sample_crop(30, 20), m);
-  // 8x upscale: a tile row is ~190 output rows, more than one strip of kDecodeStripRows.
+  // 16x upscale: a tile row is ~380 output rows, more than one strip of kDecodeStripRows (256).
   DecodeOptions o;
-  o.width = 240;
+  o.width = 480;
   int next = 0;
   int h = 0;
   decode_rows(bytes, "x", m, o, [&](int y, const std::uint8_t*) {
@@ -152,10 +152,10 @@ TEST_CASE("decode limits: strips render what whole tile rows did, and rows arriv
     ++next;
     h = y + 1;
   });
-  CHECK(h == 160);
+  CHECK(h == 320);
   const Image big = decode_image(bytes, "x", m, o);
   const Image native = decode_image(bytes, "x", m);
-  CHECK(psnr_8bit(big, resize_bilinear(native, 240, 160)) > 22.0);
+  CHECK(psnr_8bit(big, resize_bilinear(native, 480, 320)) > 22.0);
   // Wider than a column chunk: still the right size and continuous across chunk borders.
   DecodeOptions wide;
   wide.width = 2 * kDecodeChunkCols + 10;

@@ -66,7 +66,7 @@ failure)  # a rank that fails or dies ends the job non-zero, with no model writt
   ;;
 rd)  # 2 ranks share the images; rank 0 writes the rows, summary, deltas and plot of 1 rank
   "$msinr" "${train[@]}" --out "$tmp/m.msm" >/dev/null
-  rd=(rd --images "$src/samples" --crop 32 --model "$tmp/m.msm" --levels 0,2 --steps 3 --threads 1 --jobs 1 --quiet)
+  rd=(rd --images "$src/samples" --crop 32 --model "$tmp/m.msm" --levels 0,2 --bits 16 --steps 3 --threads 1 --jobs 1 --quiet)
   rows() { cut -d, -f1-9 "$1/rd.csv" | sort; }               # without the two timing columns
   summary() { cut -d, -f1-7 "$1/summary.csv"; }
   "$msinr" "${rd[@]}" --jpeg-qualities 50,90 --out "$tmp/one"
