@@ -16,15 +16,6 @@
 namespace msinr::cli {
 namespace {
 
-const char* kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a fifo";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 }  // namespace
 
 bool file_exists(const std::string& path) {
@@ -67,7 +58,7 @@ void check_output(const std::string& output, const std::vector<std::string>& inp
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode))
-      throw Error(ErrorCode::kIo, "refusing to write " + output + ": it is " + kind_of(st.st_mode) +
+      throw Error(ErrorCode::kIo, "refusing to write " + output + ": it is " + format::file_kind(st.st_mode) +
                                       ", and msinr replaces only regular files (standard output is '-o -')");
     if (!force) throw Error(ErrorCode::kIo, output + " exists; pass -f (--force) to overwrite it");
   } else if (errno != ENOENT) {

@@ -69,15 +69,6 @@ void unregister_temporary(int slot) {
   if (slot >= 0) g_slots[slot].state.store(0, std::memory_order_release);
 }
 
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a fifo";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 constexpr std::size_t kBufferBytes = 1 << 16;
 
 }  // namespace
@@ -332,6 +323,15 @@ std::vector<std::uint8_t> read_msinr_file(const std::filesystem::path& path) {
   if (::fstat(fd.get(), &st) != 0) io_fail("cannot stat", path, errno);
   if (S_ISDIR(st.st_mode)) io_fail("cannot read", path, EISDIR);
   return read_msinr_fd(fd.get(), path.string());
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a fifo";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
 }
 
 }  // namespace msinr::format

@@ -16,6 +16,8 @@
 //    a new file gets 0666 & ~umask.
 //  - While a temporary exists its path sits in a process-wide registry, so a signal handler can call
 //    remove_temporary_files() (async-signal-safe) to take it away before the process dies.
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -94,5 +96,8 @@ std::vector<std::uint8_t> read_fd(int fd, const std::string& name, std::uint64_t
 // the format's limits (2^30 + 2^20 bytes for a container, 2^31 for a model); kIo on a read error.
 std::vector<std::uint8_t> read_msinr_fd(int fd, const std::string& name);
 std::vector<std::uint8_t> read_msinr_file(const std::filesystem::path& path);
+
+// What a non-regular file is, for refusals: "a folder", "a fifo", "a character device", ...
+const char* file_kind(mode_t mode);
 
 }  // namespace msinr::format

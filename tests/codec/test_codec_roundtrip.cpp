@@ -27,14 +27,6 @@ const Model& test_model() {
   return model;
 }
 
-Image crop_of_sample(int w, int h) {
-  const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
-  Image im = make_image(w, h, 3);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) im.pixels[(y * w + x) * 3 + c] = sample.pixels[((150 + y) * sample.width + 300 + x) * 3 + c];
-  return im;
-}
 
 EncodeOptions cpu_options(int level) {
   EncodeOptions o;
@@ -47,7 +39,7 @@ EncodeOptions cpu_options(int level) {
 
 TEST_CASE("codec: round trip on a Kodak crop whose size is not a multiple of the tile") {
   const Model& m = test_model();
-  const Image im = crop_of_sample(50, 37);
+  const Image im = codec_test::kodim23_crop(50, 37);
   const EncodeResult r = encode_image(im, m, cpu_options(2));
   CHECK(r.tiles == 3u * 2u);
   CHECK(r.level == 2);
@@ -69,7 +61,7 @@ TEST_CASE("codec: round trip on a Kodak crop whose size is not a multiple of the
 
 TEST_CASE("codec: the quantized payload costs fewer bits than fp16 for at most --quant-loss dB") {
   const Model& m = test_model();
-  const Image im = crop_of_sample(48, 40);
+  const Image im = codec_test::kodim23_crop(48, 40);
   for (int level : {0, 3}) {
     CAPTURE(level);
     EncodeOptions o = cpu_options(level);
@@ -96,7 +88,7 @@ TEST_CASE("codec: the quantized payload costs fewer bits than fp16 for at most -
 
 TEST_CASE("codec: rate control keeps its promise or says it could not") {
   const Model& m = test_model();
-  const Image im = crop_of_sample(48, 48);
+  const Image im = codec_test::kodim23_crop(48, 48);
   const double pixels = 48.0 * 48.0;
   const auto sparse = encode_image(im, m, cpu_options(3));
   const auto dense = encode_image(im, m, cpu_options(0));
@@ -125,7 +117,7 @@ TEST_CASE("codec: rate control keeps its promise or says it could not") {
 
 TEST_CASE("codec: sparser levels make smaller files") {
   const Model& m = test_model();
-  const Image im = crop_of_sample(48, 48);
+  const Image im = codec_test::kodim23_crop(48, 48);
   const auto dense = encode_image(im, m, cpu_options(0));
   const auto sparse = encode_image(im, m, cpu_options(3));
   CHECK(sparse.bytes.size() < dense.bytes.size());
@@ -144,7 +136,7 @@ TEST_CASE("codec: sparser levels make smaller files") {
 
 TEST_CASE("codec: decoding at other resolutions") {
   const Model& m = test_model();
-  const Image im = crop_of_sample(40, 30);
+  const Image im = codec_test::kodim23_crop(40, 30);
   const auto r = encode_image(im, m, cpu_options(1));
   const Image native = decode_image(r.bytes, "mem", m);
   DecodeOptions twice;
@@ -170,7 +162,7 @@ TEST_CASE("codec: decoding at other resolutions") {
 TEST_CASE("codec: tiny, thin, gray and RGBA images") {
   const Model& m = test_model();
   for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 37}, std::pair{53, 2}}) {
-    const Image im = crop_of_sample(w, h);
+    const Image im = codec_test::kodim23_crop(w, h);
     const auto r = encode_image(im, m, cpu_options(1));
     const Image back = decode_image(r.bytes, "mem", m);
     CAPTURE(w);
@@ -191,7 +183,7 @@ TEST_CASE("codec: tiny, thin, gray and RGBA images") {
 
 TEST_CASE("codec: damaged files and wrong models are refused with typed errors") {
   const Model& m = test_model();
-  const auto r = encode_image(crop_of_sample(30, 30), m, cpu_options(3));
+  const auto r = encode_image(codec_test::kodim23_crop(30, 30), m, cpu_options(3));
   // Truncation at every byte offset.
   for (std::size_t n = 0; n < r.bytes.size(); ++n) {
     std::vector<std::uint8_t> cut(r.bytes.begin(), r.bytes.begin() + static_cast<std::ptrdiff_t>(n));
@@ -220,7 +212,7 @@ TEST_CASE("codec: damaged files and wrong models are refused with typed errors")
   }
   DecodeOptions huge;
   huge.scale = 64.0;
-  const auto big = encode_image(crop_of_sample(1000, 1), m, cpu_options(3));
+  const auto big = encode_image(codec_test::kodim23_crop(1000, 1), m, cpu_options(3));
   CHECK_THROWS_AS(decode_image(big.bytes, "x", m, huge), Error);  // 64000 px wide: beyond the limit
 }
 
@@ -318,7 +310,7 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   CHECK_THROWS_AS(m.fit_lr(999), msinr::Error);
   // encode_image uses it when no rate is given, and an explicit rate overrides.
   m.provenance.notes.back().second = format_fit_lrs({{dense, 3e-4f}});
-  const Image im = crop_of_sample(12, 10);
+  const Image im = codec_test::kodim23_crop(12, 10);
   EncodeOptions o = cpu_options(dense);
   o.steps = 3;
   CHECK(encode_image(im, m, o).lr == doctest::Approx(3e-4f));
@@ -333,7 +325,7 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   // 50x37 at tile 24 gives all four tile sizes (24x24, 2x24, 24x13, 2x13), so the grouping by size,
   // the order of the payload and the placement of each tile's reconstruction are all exercised.
   const Model& m = test_model();
-  const Image im = crop_of_sample(50, 37);
+  const Image im = codec_test::kodim23_crop(50, 37);
   EncodeOptions o = cpu_options(2);
   o.steps = 20;
   o.threads = 1;  // one thread count for both paths: the CPU backend is deterministic per thread count
@@ -370,7 +362,7 @@ TEST_CASE("codec: a Fourier-feature model (appendix B) trains, survives its file
   const Model& siren = test_model();
   CHECK(siren.id != m.id);
 
-  const Image im = crop_of_sample(50, 37);
+  const Image im = codec_test::kodim23_crop(50, 37);
   EncodeOptions o = cpu_options(m.levels.back().index);
   o.threads = 1;
   const EncodeResult r = encode_image(im, m, o);

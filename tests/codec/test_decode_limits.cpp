@@ -25,14 +25,6 @@ const Model& limits_model() {
   return model;
 }
 
-Image sample_crop(int w, int h) {
-  const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
-  Image im = make_image(w, h, 3);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) im.pixels[(y * w + x) * 3 + c] = sample.pixels[((150 + y) * sample.width + 300 + x) * 3 + c];
-  return im;
-}
 
 std::vector<std::uint8_t> encode_fp16(const Image& im, const Model& m) {
   EncodeOptions o;
@@ -80,7 +72,7 @@ long peak_rss_kb() {
 
 TEST_CASE("decode limits: a framed fp16 container declaring 2^24 values per tile is refused before decompression") {
   const Model& m = limits_model();
-  const auto good = encode_fp16(sample_crop(30, 30), m);
+  const auto good = encode_fp16(codec_test::kodim23_crop(30, 30), m);
   const format::ContainerHeader h = format::peek_header(good);
   const std::uint64_t raw = static_cast<std::uint64_t>(h.tile_count) << 25;  // 2^24 fp16 values per tile
   for (bool garbage : {true, false}) {
@@ -113,7 +105,7 @@ TEST_CASE("decode limits: a framed fp16 container declaring 2^24 values per tile
 
 TEST_CASE("decode limits: a missing level names the file") {
   const Model& m = limits_model();
-  const auto good = encode_fp16(sample_crop(30, 30), m);
+  const auto good = encode_fp16(codec_test::kodim23_crop(30, 30), m);
   const auto bad = fmt_test::edit_container(good, [](format::pb::ContainerHeader& p) { p.set_level(61); });
   try {
     decode_image(bad, "nolevel.msinr", m);
@@ -127,7 +119,7 @@ TEST_CASE("decode limits: a missing level names the file") {
 
 TEST_CASE("decode limits: max_pixels bounds the output and the native size") {
   const Model& m = limits_model();
-  const auto bytes = encode_fp16(sample_crop(30, 20), m);
+  const auto bytes = encode_fp16(codec_test::kodim23_crop(30, 20), m);
   DecodeOptions o;
   o.max_pixels = 30 * 20;
   CHECK(decode_image(bytes, "x", m, o).width == 30);
@@ -141,7 +133,7 @@ TEST_CASE("decode limits: max_pixels bounds the output and the native size") {
 
 TEST_CASE("decode limits: strips render what whole tile rows did, and rows arrive in order") {
   const Model& m = limits_model();  // tile 24
-  const auto bytes = encode_fp16(sample_crop(30, 20), m);
+  const auto bytes = encode_fp16(codec_test::kodim23_crop(30, 20), m);
   // 16x upscale: a tile row is ~380 output rows, more than one strip of kDecodeStripRows (256).
   DecodeOptions o;
   o.width = 480;

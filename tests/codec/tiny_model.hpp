@@ -63,4 +63,15 @@ inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
   return load_model_from_memory(bytes.data(), bytes.size(), "tiny model");
 }
 
+// A w x h crop of the Kodak sample (from pixel (300, 150)): what the codec tests encode.
+inline msinr::codec::Image kodim23_crop(int w, int h) {
+  using namespace msinr::codec;
+  const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
+  Image im = make_image(w, h, 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) im.pixels[(y * w + x) * 3 + c] = sample.pixels[((150 + y) * sample.width + 300 + x) * 3 + c];
+  return im;
+}
+
 }  // namespace codec_test
