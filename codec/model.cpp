@@ -1,6 +1,7 @@
 #include "codec/model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -43,6 +44,35 @@ int Model::default_level() const {
     }
   if (levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   return levels.back().index;
+}
+
+int Model::level_for_quality(int quality) const {
+  if (levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
+  if (quality < 0 || quality > 100) throw Error(ErrorCode::kInvalidArgument, "quality must be 0..100");
+  ParamLayout layout(arch);
+  struct Choice {
+    std::size_t weights;
+    float psnr;
+    int index;
+  };
+  std::vector<Choice> by_size;  // densest first
+  bool measured = val_psnr.size() == levels.size();
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    const float p = measured ? val_psnr[i] : 0.0f;
+    measured = measured && p > 0.0f && std::isfinite(p);
+    by_size.push_back({kept_weights(layout, levels[i].mask), p, levels[i].index});
+  }
+  std::sort(by_size.begin(), by_size.end(), [](const Choice& a, const Choice& b) { return a.weights > b.weights; });
+  const double q = quality / 100.0;
+  if (measured && by_size.front().psnr > by_size.back().psnr) {
+    const double want = by_size.back().psnr + q * (by_size.front().psnr - by_size.back().psnr);
+    const Choice* best = &by_size.front();
+    for (const Choice& c : by_size)
+      if (std::abs(c.psnr - want) < std::abs(best->psnr - want)) best = &c;
+    return best->index;
+  }
+  const double pos = (1.0 - q) * static_cast<double>(by_size.size() - 1);
+  return by_size[static_cast<std::size_t>(std::lround(pos))].index;
 }
 
 float fallback_fit_lr(double density, Network network, float w0) {

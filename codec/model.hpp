@@ -29,6 +29,11 @@ struct Model {
   // The level the encoder uses when none is asked for: the provenance note "default_level" when
   // the model has one, else the sparsest level.
   int default_level() const;
+  // The level for a cjpeg-like quality, 100 the densest level and 0 the sparsest. When every level
+  // has a measured validation PSNR, quality is a straight line in that PSNR (so equal quality steps
+  // are equal steps in measured picture quality, wherever the levels happen to fall); otherwise a
+  // straight line over the levels ordered by size.
+  int level_for_quality(int quality) const;
   // The per-image Adam learning rate the encoder uses for a level when none is asked for: the one
   // the trainer's validation measured best for that level (provenance note "fit_lr", written as
   // "level:lr,level:lr,..."), else the density rule of fallback_fit_lr.
