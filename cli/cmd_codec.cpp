@@ -32,16 +32,6 @@ std::string display_name(const std::string& path, bool output) {
   return is_stdio(path) ? (output ? "(stdout)" : "(stdin)") : path;
 }
 
-// Level from a cjpeg-like quality: 100 the densest level, 0 the sparsest.
-int level_for_quality(const codec::Model& model, int quality) {
-  ParamLayout layout(model.arch);
-  std::vector<std::pair<std::size_t, int>> by_size;
-  for (const auto& l : model.levels) by_size.push_back({kept_weights(layout, l.mask), l.index});
-  std::sort(by_size.rbegin(), by_size.rend());  // densest first
-  const double pos = (100.0 - quality) / 100.0 * static_cast<double>(by_size.size() - 1);
-  return by_size[static_cast<std::size_t>(std::lround(pos))].second;
-}
-
 bool is_image_name(const std::filesystem::path& p) {
   const std::string ext = lower_extension(p.string());
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
@@ -82,6 +72,8 @@ struct EncodeArgs {
   float lr = 0.0f;
   int bits = 0;
   double quant_loss = 0.1;
+  int refit_steps = 0;
+  float refit_lr = 0.0f;
   std::string lr_schedule = "constant";
   EngineArgs engine;
   bool quiet = false, json = false, force = false, best_effort = false;
@@ -108,13 +100,15 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   if (!a.quiet && image.source.had_alpha())
     std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", in_name.c_str());
   codec::EncodeOptions o;
-  o.level = a.quality >= 0 ? level_for_quality(model, a.quality) : a.level;
+  o.level = a.quality >= 0 ? model.level_for_quality(a.quality) : a.level;
   o.target_bpp = a.bpp;
   o.target_psnr = a.psnr;
   o.steps = a.steps;
   o.lr = a.lr;
   o.bits = a.bits;
   o.quant_loss_db = a.quant_loss;
+  o.refit_steps = a.refit_steps;
+  o.refit_lr = a.refit_lr;
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = codec::parse_device(a.engine.device);
   o.threads = a.engine.threads;
@@ -429,7 +423,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--model", e->model,
                   "Model file, or the name of one in the model search path (default: the built-in model)");
   enc->add_option("--level", e->level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
-  enc->add_option("-q,--quality", e->quality, "0..100: 100 the densest level, 0 the sparsest")->check(CLI::Range(0, 100));
+  enc->add_option("-q,--quality", e->quality, "0..100: 100 the densest level, 0 the sparsest, evenly spaced in the levels' measured validation PSNR")->check(CLI::Range(0, 100));
   enc->add_option("--bpp", e->bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
   enc->add_option("--psnr", e->psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
   enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
@@ -444,6 +438,11 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--quant-loss", e->quant_loss,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
+  enc->add_option("--refit-steps", e->refit_steps,
+                  "Quantized payload: Adam steps of quantization-aware refit after the steps are chosen (0: none)")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
+  enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: a third of the fit's)")
+      ->check(CLI::PositiveNumber);
   add_engine_options(*enc, e->engine);
   enc->add_flag("--best-effort", e->best_effort,
                 "When a --bpp / --psnr target cannot be met, write the closest file and exit 0 (default: write "

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "codec/metrics.hpp"
 #include "codec/quantize.hpp"
 #include "codec/tiling.hpp"
+#include "format/entropy/symbol_coder.hpp"
 #include "msinr/backend.hpp"
 #include "msinr/batch_fit.hpp"
 #include "msinr/error.hpp"
@@ -174,52 +176,32 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
   return out;
 }
 
-FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
-  if (batched_fitting(opt)) return fit_tiles_batched(rgb, model, level, opt);
-  ParamLayout layout(model.arch);
-  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
-  const auto stored = stored_indices(layout, level.mask);
-  FitAll out;
-  out.values.resize(tiles.size() * stored.size());
-  const std::vector<float> target_all = to_float_rgb(rgb);
-  std::vector<float> recon(target_all.size());
-
-  // Tiles are independent. On the CPU several run at once, each on fewer threads, which beats
-  // spreading one small tile's blocks over every core.
+// Runs job(backend, tile) for every tile. On the CPU several tiles run at once, each on fewer
+// threads, which beats spreading one small tile's blocks over every core. Returns what did the work.
+std::string for_each_tile(const EncodeOptions& opt, std::size_t tile_count,
+                          const std::function<void(Backend&, std::size_t)>& job) {
   const int hw = opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads());
   const bool cpu = opt.device == Device::kCpu || (opt.device == Device::kAuto && !cuda_backend_available());
-  const int workers = cpu ? std::max(1, std::min<int>(hw, static_cast<int>(tiles.size()))) : 1;
+  const int workers = cpu ? std::max(1, std::min<int>(hw, static_cast<int>(tile_count))) : 1;
   const int threads_each = std::max(1, hw / workers);
   std::atomic<std::size_t> next{0}, done{0};
   std::atomic<bool> cancelled{false};
   std::vector<std::string> errors(static_cast<std::size_t>(workers));
   std::mutex device_mutex;
+  std::string device;
   auto work = [&](int worker) {
     try {
       auto backend = make_backend_for(opt.device, threads_each);
       {
         std::lock_guard<std::mutex> lock(device_mutex);
-        if (out.device.empty()) out.device = backend->description() + (workers > 1 ? " x" + std::to_string(workers) + " tiles at once" : "");
+        if (device.empty()) device = backend->description() + (workers > 1 ? " x" + std::to_string(workers) + " tiles at once" : "");
       }
-      for (std::size_t t; !cancelled && (t = next++) < tiles.size();) {
-        const TileRect& r = tiles[t];
-        const Grid grid = tile_grid(r, model.tile_size);
-        const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
-        auto ev = backend->make_evaluator(model.arch, level.mask, grid);
-        std::vector<float> params = level.init;
-        FitOptions fo;
-        fo.steps = opt.steps;
-        fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
-        fo.adam.schedule = opt.lr_schedule;
-        fit(*ev, level.mask, params, target.data(), fo);
-        for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
-        std::vector<float> y(target.size());
-        ev->forward(params.data(), y.data());
-        place_tile(y, r, rgb.width, recon);
+      for (std::size_t t; !cancelled && (t = next++) < tile_count;) {
+        job(*backend, t);
         const std::size_t finished = ++done;
         if (opt.progress) {
           std::lock_guard<std::mutex> lock(device_mutex);
-          if (!opt.progress(finished, tiles.size())) cancelled = true;
+          if (!opt.progress(finished, tile_count)) cancelled = true;
         }
       }
     } catch (const std::exception& e) {
@@ -234,7 +216,76 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
   for (const auto& e : errors)
     if (!e.empty()) throw Error(ErrorCode::kInternal, "encoding failed: " + e);
   if (cancelled) throw Error(ErrorCode::kCancelled, "encoding cancelled");
+  return device;
+}
+
+FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
+  if (batched_fitting(opt)) return fit_tiles_batched(rgb, model, level, opt);
+  ParamLayout layout(model.arch);
+  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto stored = stored_indices(layout, level.mask);
+  FitAll out;
+  out.values.resize(tiles.size() * stored.size());
+  const std::vector<float> target_all = to_float_rgb(rgb);
+  std::vector<float> recon(target_all.size());
+  out.device = for_each_tile(opt, tiles.size(), [&](Backend& backend, std::size_t t) {
+    const TileRect& r = tiles[t];
+    const Grid grid = tile_grid(r, model.tile_size);
+    const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
+    auto ev = backend.make_evaluator(model.arch, level.mask, grid);
+    std::vector<float> params = level.init;
+    FitOptions fo;
+    fo.steps = opt.steps;
+    fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
+    fo.adam.schedule = opt.lr_schedule;
+    fit(*ev, level.mask, params, target.data(), fo);
+    for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
+    std::vector<float> y(target.size());
+    ev->forward(params.data(), y.data());
+    place_tile(y, r, rgb.width, recon);  // tiles do not overlap: no two workers write one pixel
+  });
   out.psnr = psnr_8bit(from_float_rgb(recon.data(), rgb.width, rgb.height), rgb);
+  return out;
+}
+
+// Quantization-aware refit (straight-through estimator): `opt.refit_steps` more Adam steps per tile
+// in which the loss and its gradient are taken at the quantized values (init + round((w - init) /
+// step) * step, with each stored value's step) and the update is applied to the float values. The
+// float values then settle where rounding costs the picture least, instead of wherever the fit
+// happened to stop. Returns the refitted float values (tile after tile, stored order).
+std::vector<float> refit_quantized(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt,
+                                   const std::vector<float>& values, const std::vector<float>& value_steps) {
+  ParamLayout layout(model.arch);
+  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto stored = stored_indices(layout, level.mask);
+  const std::vector<float> target_all = to_float_rgb(rgb);
+  std::vector<float> out(values.size());
+  const double max_q = format::entropy::kMaxMagnitude;
+  EncodeOptions quiet = opt;
+  quiet.progress = nullptr;
+  for_each_tile(quiet, tiles.size(), [&](Backend& backend, std::size_t t) {
+    const TileRect& r = tiles[t];
+    const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
+    auto ev = backend.make_evaluator(model.arch, level.mask, tile_grid(r, model.tile_size));
+    std::vector<float> params = level.init, quantized, grad(params.size());
+    for (std::size_t k = 0; k < stored.size(); ++k) params[stored[k]] = values[t * stored.size() + k];
+    AdamConfig ac;
+    ac.lr = opt.refit_lr > 0.0f ? opt.refit_lr : (opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index)) / 3.0f;
+    Adam adam(params.size(), ac);
+    for (int step = 0; step < opt.refit_steps; ++step) {
+      quantized = params;
+      for (std::size_t k = 0; k < stored.size(); ++k) {
+        const std::uint32_t i = stored[k];
+        const float s = value_steps[k];
+        const double q = std::clamp(std::nearbyint((static_cast<double>(params[i]) - level.init[i]) / s), -max_q, max_q);
+        quantized[i] = level.init[i] + static_cast<float>(q) * s;
+      }
+      const double loss = ev->loss_and_gradient(quantized.data(), target.data(), grad.data());
+      if (!std::isfinite(loss)) break;
+      adam.step(params.data(), grad.data(), level.mask);
+    }
+    for (std::size_t k = 0; k < stored.size(); ++k) out[t * stored.size() + k] = params[stored[k]];
+  });
   return out;
 }
 
@@ -347,6 +398,22 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       rethrow_format_error(e, "encode");
     }
   };
+  // The quantization-aware refit at q's steps; kept only when the decoded picture improves.
+  auto refit_at = [&](Fitted& f, QuantizedPayload q) {
+    std::vector<float> value_steps;
+    for (std::size_t g = 0; g < f.groups.size(); ++g) value_steps.insert(value_steps.end(), f.groups[g], q.steps[g]);
+    const std::vector<float> refitted = refit_quantized(rgb, model, *f.level, opt, f.fit.values, value_steps);
+    QuantizedPayload r = quantize_with_scale(refitted, f.init, f.groups, f.allocation, q.scale);
+    std::vector<float> out;
+    f.renderer->render(r.values, out);
+    r.psnr = psnr_fn(out);
+    if (q.psnr <= 0.0) {  // quantize_with_scale does not measure
+      f.renderer->render(q.values, out);
+      q.psnr = psnr_fn(out);
+    }
+    say("refit: " + std::to_string(q.psnr).substr(0, 5) + " -> " + std::to_string(r.psnr).substr(0, 5) + " dB");
+    return r.psnr > q.psnr ? r : q;
+  };
   // The payload at the default quantization (or fp16): the coarsest steps within quant_loss_db.
   auto finish_default = [&](Fitted& f) {
     if (opt.bits == 16) {
@@ -356,8 +423,9 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
         rethrow_format_error(e, "encode");
       }
     }
-    const QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
-                                                 f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
+    QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
+                                           f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
+    if (opt.refit_steps > 0) q = refit_at(f, std::move(q));
     return result_of(f, write_quantized(f, q), q.psnr, "quantized");
   };
   // The largest file at or under max_bytes from this level's fit (coarser steps cost fewer bits);
@@ -413,6 +481,13 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
         lo = mid;
       }
     }
+    if (opt.refit_steps > 0) {
+      QuantizedPayload r = refit_at(f, best->first);
+      if (r.psnr > best->first.psnr) {
+        std::vector<std::uint8_t> bytes = write_quantized(f, r);
+        if (static_cast<double>(bytes.size()) <= max_bytes) best = std::pair{std::move(r), std::move(bytes)};
+      }
+    }
     std::vector<float> out;
     f.renderer->render(best->first.values, out);
     return result_of(f, std::move(best->second), psnr_fn(out), "quantized");
@@ -421,7 +496,8 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   auto finish_for_psnr = [&](Fitted& f, double target) -> std::optional<EncodeResult> {
     if (f.fit.psnr < target) return std::nullopt;
     if (opt.bits == 16) return finish_default(f);
-    const QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, target, render_fn(f), psnr_fn);
+    QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, target, render_fn(f), psnr_fn);
+    if (opt.refit_steps > 0) q = refit_at(f, std::move(q));
     if (q.psnr < target) return std::nullopt;
     return result_of(f, write_quantized(f, q), q.psnr, "quantized");
   };

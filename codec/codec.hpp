@@ -37,6 +37,10 @@ struct EncodeOptions {
   int bits = 0;
   // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's.
   double quant_loss_db = 0.1;
+  // Quantized payload: Adam steps of quantization-aware refit (straight-through) after the steps are
+  // chosen; 0 turns it off. refit_lr 0: a third of the fit's rate.
+  int refit_steps = 0;
+  float refit_lr = 0.0f;
   Device device = Device::kAuto;
   int threads = 0;           // 0: all cores
   TileFitting tile_fitting = TileFitting::kAuto;
