@@ -71,8 +71,8 @@ struct EncodeArgs {
   int steps = 100;
   float lr = 0.0f;
   int bits = 0;
-  double quant_loss = 0.1;
-  int refit_steps = 0;
+  double quant_loss = codec::EncodeOptions{}.quant_loss_db;
+  int refit_steps = codec::EncodeOptions{}.refit_steps;
   float refit_lr = 0.0f;
   std::string lr_schedule = "constant";
   EngineArgs engine;
@@ -441,7 +441,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_option("--refit-steps", e->refit_steps,
                   "Quantized payload: Adam steps of quantization-aware refit after the steps are chosen (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: a third of the fit's)")
+  enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: the fit's / 300)")
       ->check(CLI::PositiveNumber);
   add_engine_options(*enc, e->engine);
   enc->add_flag("--best-effort", e->best_effort,

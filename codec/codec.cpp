@@ -270,7 +270,7 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
     std::vector<float> params = level.init, quantized, grad(params.size());
     for (std::size_t k = 0; k < stored.size(); ++k) params[stored[k]] = values[t * stored.size() + k];
     AdamConfig ac;
-    ac.lr = opt.refit_lr > 0.0f ? opt.refit_lr : (opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index)) / 3.0f;
+    ac.lr = opt.refit_lr > 0.0f ? opt.refit_lr : (opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index)) / 300.0f;
     Adam adam(params.size(), ac);
     for (int step = 0; step < opt.refit_steps; ++step) {
       quantized = params;
@@ -497,9 +497,28 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     if (f.fit.psnr < target) return std::nullopt;
     if (opt.bits == 16) return finish_default(f);
     QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, target, render_fn(f), psnr_fn);
-    if (opt.refit_steps > 0) q = refit_at(f, std::move(q));
     if (q.psnr < target) return std::nullopt;
-    return result_of(f, write_quantized(f, q), q.psnr, "quantized");
+    std::vector<std::uint8_t> bytes;
+    if (opt.refit_steps <= 0) {
+      bytes = write_quantized(f, q);
+    } else {
+      // The refit raises the PSNR of given steps, so coarser steps than the unrefitted search found
+      // may still reach the target: also try the steps that reach (target - what the refit won) and
+      // the level's default steps, and keep the smallest file that reaches the target.
+      const double before = q.psnr;
+      q = refit_at(f, std::move(q));
+      bytes = write_quantized(f, q);
+      std::vector<double> looser = {f.fit.psnr - opt.quant_loss_db};
+      if (q.psnr > before) looser.push_back(target - (q.psnr - before));
+      for (double t : looser) {
+        if (t >= target) continue;
+        QuantizedPayload c = refit_at(f, quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, t, render_fn(f), psnr_fn));
+        if (c.psnr < target) continue;
+        std::vector<std::uint8_t> b = write_quantized(f, c);
+        if (b.size() < bytes.size()) q = std::move(c), bytes = std::move(b);
+      }
+    }
+    return result_of(f, std::move(bytes), q.psnr, "quantized");
   };
   auto bpp_of = [&](const EncodeResult& r) { return static_cast<double>(r.bytes.size()) * 8.0 / pixels; };
 

@@ -148,7 +148,7 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     False to cancel (CancelledError); an exception it raises cancels and propagates.
     options: other EncodeOptions fields: lr (0: the model's), threads (0: all cores),
     device ('auto', 'cpu', 'cuda'), bits (0: quantized, the default; 16: fp16),
-    quant_loss_db (quantized: largest PSNR loss against the fit, 0.1).
+    quant_loss_db (quantized: largest PSNR loss against the fit, 0.5).
     """
     o = _options(level, bpp, psnr, steps, options, "encode")
     return _msinr.encode(np.asarray(image), o, model, progress).bytes

@@ -606,7 +606,8 @@ TEST_CASE("rd: the quantized and fp16 payloads are two curves of the same fits")
   REQUIRE(by_codec.count("msinr"));
   REQUIRE(by_codec.count("msinr-fp16"));
   CHECK(by_codec["msinr"]->bpp * 2 < by_codec["msinr-fp16"]->bpp);
-  CHECK(by_codec["msinr"]->psnr_mean >= by_codec["msinr-fp16"]->psnr_mean - 0.15);
+  // Each quantized file may lose up to --quant-loss against its fit (fp16 loses ~0 dB).
+  CHECK(by_codec["msinr"]->psnr_mean >= by_codec["msinr-fp16"]->psnr_mean - codec::EncodeOptions{}.quant_loss_db - 0.05);
   cfg.payload_bits = {8};
   CHECK_THROWS_AS(run_rd(tiny_model(), cfg), msinr::Error);
 }

@@ -68,7 +68,7 @@ typedef struct msinr_encode_options {
   msinr_progress_fn progress; /* may be NULL */
   void* progress_user;
   int bits;              /* payload: 0 quantized + entropy-coded (default), 16 fp16 */
-  double quant_loss_db;  /* quantized: largest PSNR loss in dB against the unquantized fit (0.1) */
+  double quant_loss_db;  /* quantized: largest PSNR loss in dB against the unquantized fit (0.5) */
 } msinr_encode_options;
 
 /* Fills *options with the defaults (level -1, steps 100, lr 0 = the model's, auto device, no callback). */

@@ -78,7 +78,7 @@ struct EncodeOptions {
   int steps = 100;           // Adam steps per tile (>= 1)
   float lr = 0.0f;           // Adam learning rate; 0: the rate the model measured for the level
   int bits = 0;              // payload: 0 quantized + entropy-coded (default), 16 fp16 + zstd
-  double quant_loss_db = 0.1;  // quantized: largest PSNR loss against the unquantized fit
+  double quant_loss_db = 0.5;  // quantized: largest PSNR loss against the unquantized fit (before the refit)
   int threads = 0;           // worker threads; 0: all cores
   Device device = Device::kAuto;  // kCuda throws kDevice when this build or machine has no GPU
   // Called as each tile finishes (from worker threads, one call at a time). Return false to cancel:
