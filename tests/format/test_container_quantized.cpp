@@ -2,6 +2,7 @@
 // adaptive range coder. Exact round trips, the version rules, and refusal of damage.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -125,4 +126,56 @@ TEST_CASE("format: every truncation and every bit flip of a quantized container 
     CAPTURE(bit);
     CHECK(error_of([&] { f::read_container(flipped); }).has_value());
   }
+}
+
+TEST_CASE("format: the quantized example in docs/format.md is byte exact; header wire-type rules") {
+  const Bytes expected{
+      0x89, 0x4d, 0x53, 0x49, 0x4e, 0x52, 0x0d, 0x0a, 0x02, 0x00, 0x50, 0x00, 0x00, 0x00, 0x08, 0x01,
+      0x10, 0x01, 0x18, 0x03, 0x20, 0x10, 0x2a, 0x20, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+      0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+      0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x30, 0x0e, 0x38, 0x02, 0x40, 0x64, 0x48, 0x01,
+      0x50, 0x03, 0x58, 0x05, 0x60, 0x05, 0x6d, 0x7d, 0x19, 0xbe, 0x51, 0x72, 0x03, 0x02, 0x00, 0x01,
+      0x7a, 0x0c, 0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x3f, 0xae, 0x1f,
+      0xff, 0xff, 0x00, 0x11, 0xa8, 0xb6, 0x76};
+  f::ContainerHeader h;
+  h.width = h.height = 1;
+  h.tile_size = 16;
+  h.tile_count = 1;
+  h.values_per_tile = 3;
+  h.level = 14;
+  h.steps = 100;
+  for (std::size_t i = 0; i < h.model_id.size(); ++i) h.model_id[i] = static_cast<std::uint8_t>(i);
+  h.precision = f::Precision::kQuantized;
+  h.group_sizes = {2, 0, 1};
+  h.quant_steps = {0.25f, 1.0f, 0.5f};
+  const std::vector<std::int32_t> symbols{3, -1, 0};
+  const f::Container c = f::read_container(expected);
+  CHECK(c.symbols == symbols);
+  CHECK(c.values == std::vector<float>{0.75f, -0.25f, 0.0f});  // offsets: the codec adds the init
+  CHECK(c.header.payload_crc == 0x51BE197Du);
+  h.payload_raw_size = h.payload_compressed_size = 5;
+  h.payload_crc = 0x51BE197Du;
+  CHECK(c.header == h);
+  CHECK(f::write_quantized_container(h, symbols) == expected);
+
+  // docs/format.md, "Parsing the protobuf headers": a known field number with an unexpected wire type
+  // is skipped; repeated scalars may come unpacked; a varint keeps its low 32 bits in a 32-bit field.
+  const Parts parts = split(expected);
+  auto reframe = [&](const Bytes& header) { return frame_file(f::kContainerMagic, 2, header, parts.frame); };
+  Bytes header = parts.header;
+  header.insert(header.end(), {0x0d, 0x09, 0x00, 0x00, 0x00});  // field 1 (width) as fixed32: skipped
+  header.insert(header.end(), {0x22, 0x01, 0x07});               // field 4 (tile_size) as bytes: skipped
+  CHECK(f::read_container(reframe(header)).header == h);
+  header = parts.header;
+  const Bytes packed{0x72, 0x03, 0x02, 0x00, 0x01}, unpacked{0x70, 0x02, 0x70, 0x00, 0x70, 0x01};
+  auto at = std::search(header.begin(), header.end(), packed.begin(), packed.end());
+  REQUIRE(at != header.end());
+  header.erase(at, at + static_cast<std::ptrdiff_t>(packed.size()));
+  header.insert(header.end(), unpacked.begin(), unpacked.end());
+  CHECK(f::read_container(reframe(header)).header == h);
+  header = parts.header;
+  header.insert(header.end(), {0x08, 0x81, 0x80, 0x80, 0x80, 0x10});  // width 2^32 + 1: reads as 1
+  CHECK(f::read_container(reframe(header)).header == h);
+  header.insert(header.end(), {0x0f, 0x00});  // wire type 7: not a protobuf message
+  CHECK(error_of([&] { f::read_container(reframe(header)); }) == Code::kCorrupt);
 }
