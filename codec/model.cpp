@@ -147,6 +147,12 @@ format::ModelFile to_model_file(const Model& model) {
 Model from_model_file(const format::ModelFile& f) {
   if (f.arch != "siren" && f.arch != "ffn")
     throw Error(ErrorCode::kUnsupported, "model architecture '" + f.arch + "' is not supported");
+  // The format allows any feature counts; the image codec's buffers are (x, y) in and RGB out, so any
+  // other count would make the backends read or write past them.
+  if (f.in_features != 2 || f.out_features != 3)
+    throw Error(ErrorCode::kUnsupported, "the model maps " + std::to_string(f.in_features) + " inputs to " +
+                                             std::to_string(f.out_features) +
+                                             " outputs; an image model maps 2 (x, y) to 3 (RGB)");
   Model m;
   m.arch = Architecture{static_cast<int>(f.in_features), static_cast<int>(f.hidden_width),
                         static_cast<int>(f.hidden_layers), static_cast<int>(f.out_features), f.w0};

@@ -240,6 +240,28 @@ TEST_CASE("codec: damaged files and wrong models are refused with typed errors")
     CHECK(std::string(e.what()).find(m.id_hex().substr(0, 16)) != std::string::npos);
     CHECK(std::string(e.what()).find(other_loaded.id_hex().substr(0, 16)) != std::string::npos);
   }
+  // A well-formed model file whose network is not (x, y) -> RGB is refused at load, before any
+  // backend could write an output of the wrong width (found by the format review: 2 -> 4 and
+  // 1 -> 3 overflowed the decoder's buffers).
+  for (auto [in, out] : {std::pair{2u, 4u}, std::pair{1u, 3u}, std::pair{3u, 3u}}) {
+    Model shaped = m;
+    shaped.arch.in_features = static_cast<int>(in);
+    shaped.arch.out_features = static_cast<int>(out);
+    const std::size_t n = ParamLayout(shaped.arch).param_count();
+    for (auto& l : shaped.levels) {
+      l.mask.assign(n, 1);
+      l.init.assign(n, 0.01f);
+    }
+    const auto b = format::write_model_file(to_model_file(shaped));  // a well-formed file
+    CAPTURE(in);
+    CAPTURE(out);
+    try {
+      (void)load_model_from_memory(b.data(), b.size(), "shape");
+      FAIL("a model of another shape was accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kUnsupported);
+    }
+  }
   DecodeOptions huge;
   huge.scale = 64.0;
   const auto big = encode_image(codec_test::kodim23_crop(1000, 1), m, cpu_options(3));
