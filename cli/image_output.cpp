@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "cli/output.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/model.hpp"
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
