@@ -17,6 +17,7 @@
 #include "format/checksum.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
+#include "msinr/version.h"
 #include "tools/checkpoint.hpp"
 #include "tools/dataset.hpp"
 
@@ -206,7 +207,7 @@ int run_train(const TrainArgs& in) {
                                                                  std::to_string(c.rounds) + " (--stop-after-round)"});
   model.provenance.seed = c.seed;
   model.provenance.wall_seconds = state.train_seconds;
-  model.provenance.created_by = "msinr 0.1.0";
+  model.provenance.created_by = "msinr " MSINR_VERSION_STRING;
   model.provenance.notes.push_back({"device", backend->description()});
   if (a.default_level >= 0) {
     if (a.default_level > c.rounds) throw Error(ErrorCode::kInvalidArgument, "--default-level is beyond --rounds");
