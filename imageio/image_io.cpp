@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cstring>
 
-#include "codec/model.hpp"
 #include "format/file_io.hpp"
 #include "imageio/detail/common.hpp"
 #include "msinr/error.hpp"
@@ -77,22 +76,14 @@ bool is_image_file_name(const std::filesystem::path& path) {
   return std::find(kImageFileExtensions.begin(), kImageFileExtensions.end(), ext) != kImageFileExtensions.end();
 }
 
-// Files go through format/'s implementation (one place for temp-file-and-rename); its errors
-// become msinr::Error with the same meaning.
+// Files go through format/'s implementation (one place for temp-file-and-rename); its errors are
+// msinr::Errors already (format::FormatError).
 std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
-  try {
-    return format::read_file(path, max_bytes);
-  } catch (const format::FormatError& e) {
-    rethrow_format_error(e, "");
-  }
+  return format::read_file(path, max_bytes);
 }
 
 void write_file_atomic(const std::string& path, const std::uint8_t* data, std::size_t size) {
-  try {
-    format::write_file_atomic(path, std::span<const std::uint8_t>(data, size));
-  } catch (const format::FormatError& e) {
-    rethrow_format_error(e, "");
-  }
+  format::write_file_atomic(path, std::span<const std::uint8_t>(data, size));
 }
 
 }  // namespace msinr::codec

@@ -15,7 +15,6 @@
 
 #include <png.h>
 
-#include "codec/model.hpp"
 #include "format/file_io.hpp"
 #include "imageio/detail/common.hpp"
 #include "imageio/image_io.hpp"
@@ -335,10 +334,10 @@ PngRowWriter::PngRowWriter(const std::string& path, std::FILE* stream, int width
   } else {
     try {
       s.sink.file = std::make_unique<format::AtomicFile>(path);
-    } catch (const format::FormatError& e) {
+    } catch (...) {
       delete state_;
       state_ = nullptr;
-      rethrow_format_error(e, "");
+      throw;
     }
   }
   s.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s.errors, png_write_error_cb, png_write_warning_cb);
@@ -391,11 +390,7 @@ void PngRowWriter::finish() {
   s.png = nullptr;
   s.info = nullptr;
   if (s.sink.file) {
-    try {
-      s.sink.file->commit();
-    } catch (const format::FormatError& e) {
-      rethrow_format_error(e, "");
-    }
+    s.sink.file->commit();
   } else if (std::fflush(s.sink.stream) != 0) {
     std::snprintf(s.sink.io_error, sizeof s.sink.io_error, "%s", std::strerror(errno));
     s.fail("writing failed");

@@ -4,13 +4,11 @@
 
 #include <cstring>
 
-#include "codec/model.hpp"
 #include "format/checksum.hpp"
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::tools {
-using codec::rethrow_format_error;
 namespace {
 
 // Little-endian byte writer/reader for the checkpoint body.
@@ -95,20 +93,11 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, co
   file.resize(at + n);
   const std::uint32_t crc = format::crc32c(file);
   for (int i = 0; i < 4; ++i) file.push_back(static_cast<std::uint8_t>(crc >> (8 * i)));
-  try {
-    format::write_file_atomic(path, file);
-  } catch (const format::FormatError& e) {
-    rethrow_format_error(e, "");
-  }
+  format::write_file_atomic(path, file);
 }
 
 MetaTrainingState load_checkpoint(const std::string& path, const std::string& expected_fingerprint) {
-  std::vector<std::uint8_t> file;
-  try {
-    file = format::read_file(path, 1ull << 32);
-  } catch (const format::FormatError& e) {
-    rethrow_format_error(e, "");
-  }
+  const std::vector<std::uint8_t> file = format::read_file(path, 1ull << 32);
   if (file.size() < 16 || std::memcmp(file.data(), kCheckpointMagic, 8) != 0)
     throw Error(ErrorCode::kCorrupt, path + ": not an msinr training checkpoint");
   std::uint32_t version = 0, stored_crc = 0;
