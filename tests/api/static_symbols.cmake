@@ -1,6 +1,7 @@
 # The installed static library holds the codec and what the public API needs (engine, format,
-# codec, imageio), not the tools: no rate-distortion, SVG, training-data or checkpoint code.
-# Those live in tools/ (msinr_tools), which only the CLI and the tests link. A hit here means a tools
+# codec, imageio), not the tools: no rate-distortion, SVG, training-data or checkpoint-state code.
+# Those live in tools/ (msinr_tools), which only the CLI and the tests link. (format/'s checkpoint
+# bytes, read_checkpoint/write_checkpoint, are part of format and may be there.) A hit here means a tools
 # source went back into a library that $<TARGET_OBJECTS:...> bundles into libmsinr.a.
 # Usage: cmake -DNM=... -DLIBRARY=libmsinr.a -P static_symbols.cmake
 execute_process(COMMAND ${NM} -C --defined-only ${LIBRARY} OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_QUIET)
