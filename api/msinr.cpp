@@ -5,7 +5,7 @@
 
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
 

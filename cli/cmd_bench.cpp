@@ -22,7 +22,7 @@
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
 #include "codec/image.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "msinr/backend.hpp"
 #include "msinr/batch_fit.hpp"

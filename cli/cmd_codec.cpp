@@ -19,7 +19,7 @@
 #include "cli/setup.hpp"
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "format/file_io.hpp"
 #include "format/model_file.hpp"
@@ -32,11 +32,6 @@ std::string display_name(const std::string& path, bool output) {
   return is_stdio(path) ? (output ? "(stdout)" : "(stdin)") : path;
 }
 
-bool is_image_name(const std::filesystem::path& p) {
-  const std::string ext = lower_extension(p.string());
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
 // A folder names its images (.png, .jpg, .jpeg; not its subfolders), in name order.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
@@ -46,7 +41,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
     if (!is_stdio(in) && fs::is_directory(in, ec)) {
       std::vector<std::string> found;
       for (fs::directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec))
-        if (is_image_name(it->path()) && it->is_regular_file(ec)) found.push_back(it->path().string());
+        if (codec::is_image_file_name(it->path()) && it->is_regular_file(ec)) found.push_back(it->path().string());
       if (ec) throw Error(ErrorCode::kIo, "cannot list " + in + ": " + ec.message());
       if (found.empty()) throw Error(ErrorCode::kInvalidArgument, in + ": no .png, .jpg or .jpeg images in this folder");
       std::sort(found.begin(), found.end());

@@ -13,7 +13,7 @@
 #include "cli/output.hpp"
 #include "cli/setup.hpp"
 #include "codec/model.hpp"
-#include "codec/training.hpp"
+#include "tools/dataset.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::cli {
@@ -39,7 +39,7 @@ int run_eval(const EvalArgs& a) {
   std::string model_name;
   const codec::Model model = load_model_arg(a.model, &model_name);
   const int crop = a.crop > 0 ? a.crop : model.tile_size;
-  const codec::Dataset data = codec::load_dataset(a.data, {crop, a.resize, a.count});
+  const tools::Dataset data = tools::load_dataset(a.data, {crop, a.resize, a.count});
   auto backend = make_engine(a.engine);
   const EvalMethod method = a.method == "oneshot" ? EvalMethod::kOneShot
                             : a.method == "imp"   ? EvalMethod::kImp

@@ -13,7 +13,7 @@
 #include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/image.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
 #include "msinr/backend.hpp"

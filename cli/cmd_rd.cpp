@@ -1,4 +1,4 @@
-// msinr rd: rate-distortion of msinr against JPEG on a folder of images (codec/rd.hpp, docs/rd.md).
+// msinr rd: rate-distortion of msinr against JPEG on a folder of images (tools/rd/, docs/rd.md).
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -12,7 +12,7 @@
 #include "cli/setup.hpp"
 #include "codec/default_model.hpp"
 #include "codec/model.hpp"
-#include "codec/rd.hpp"
+#include "tools/rd/rd.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::cli {
@@ -38,7 +38,7 @@ int run_rd(const RdArgs& in) {
   RdArgs a = in;
   if (!job.root()) a.quiet = true;
   a.engine.threads = job.threads_for(a.engine.threads);
-  codec::RdConfig c;
+  tools::RdConfig c;
   if (job.size() > 1) {
     c.sharing.shard = job.rank();
     c.sharing.shards = job.size();
@@ -48,10 +48,10 @@ int run_rd(const RdArgs& in) {
   c.images = a.images;
   c.crop = a.crop;
   c.count = a.count;
-  if (!a.levels.empty()) c.levels = codec::parse_int_list(a.levels, "--levels");
-  c.payload_bits = codec::parse_int_list(a.bits, "--bits");
-  c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : codec::parse_int_list(a.qualities, "--jpeg-qualities");
-  if (!a.compare.empty()) c.compare = codec::parse_name_list(a.compare, "--compare");
+  if (!a.levels.empty()) c.levels = tools::parse_int_list(a.levels, "--levels");
+  c.payload_bits = tools::parse_int_list(a.bits, "--bits");
+  c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : tools::parse_int_list(a.qualities, "--jpeg-qualities");
+  if (!a.compare.empty()) c.compare = tools::parse_name_list(a.compare, "--compare");
   c.compare_crop = a.compare_crop;
   c.steps = a.steps;
   c.lr = a.lr;
@@ -65,14 +65,14 @@ int run_rd(const RdArgs& in) {
   // Rows measured now against rows left to measure (those already in rd.csv cost nothing).
   Progress progress(progress_mode(a.quiet || a.json), "rd", 0.0, "rows");
   if (progress.mode() != ProgressMode::kQuiet)
-    c.progress = [&](const codec::RdProgress& p) {
+    c.progress = [&](const tools::RdProgress& p) {
       progress.set_total(static_cast<double>(p.rows_total - std::min(p.rows_skipped, p.rows_total)));
       char detail[96];
       std::snprintf(detail, sizeof detail, "images %zu/%zu%s", p.images_done, p.images_total,
                     p.rows_skipped ? (", " + std::to_string(p.rows_skipped) + " rows already in rd.csv").c_str() : "");
       progress.update(static_cast<double>(p.rows_done), detail);
     };
-  const codec::RdReport r = codec::run_rd(model, c);
+  const tools::RdReport r = tools::run_rd(model, c);
   progress.finish();
   if (!job.root()) return 0;
 

@@ -14,10 +14,12 @@
 #include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/model.hpp"
-#include "codec/training.hpp"
 #include "format/checksum.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
+#include "msinr/version.h"
+#include "tools/checkpoint.hpp"
+#include "tools/dataset.hpp"
 
 namespace msinr::cli {
 namespace {
@@ -63,7 +65,7 @@ std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
 }
 
 // What every process of a job must agree on before training: the data and the starting state.
-std::string agreement(const codec::Dataset& data, const MetaTrainingState& s) {
+std::string agreement(const tools::Dataset& data, const MetaTrainingState& s) {
   std::uint32_t crc = 0;
   for (const auto& t : data.tiles)
     crc = format::crc32c(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(t.data()), t.size() * sizeof(float)), crc);
@@ -118,14 +120,14 @@ int run_train(const TrainArgs& in) {
   }
 
   if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.data.c_str());
-  codec::Dataset data = codec::load_dataset(a.data, {a.crop, a.resize, a.count});
+  tools::Dataset data = tools::load_dataset(a.data, {a.crop, a.resize, a.count});
   if (!a.quiet)
     std::fprintf(stderr, "%zu images of %dx%d (%d smaller than the crop skipped)\n", data.tiles.size(), a.crop, a.crop,
                  data.skipped_small);
   auto backend = make_engine(a.engine);
   MetaTrainer trainer(c, *backend, data.tiles);
   trainer.set_task_sharing(job.task_sharing());
-  MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : codec::load_checkpoint(a.resume, fp);
+  MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : tools::load_checkpoint(a.resume, fp);
   if (job.size() > 1) {
     // Each process read the data and the checkpoint itself (a shared file system, or copies):
     // a difference would silently train on a mix, so it is refused.
@@ -175,7 +177,7 @@ int run_train(const TrainArgs& in) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (job.root() && now - last_ckpt >= std::chrono::duration<double>(a.checkpoint_every)) {
-      codec::save_checkpoint(ckpt, fp, s);
+      tools::save_checkpoint(ckpt, fp, s);
       last_ckpt = now;
     }
     // Every process counts the same steps, so all stop together.
@@ -184,7 +186,7 @@ int run_train(const TrainArgs& in) {
   const bool finished = trainer.run(state, cb) || stopped_after_round;
   progress.finish();
   if (!job.root()) return 0;
-  codec::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails
+  tools::save_checkpoint(ckpt, fp, state);  // the finished state, in case writing the model fails
   if (!finished) {
     std::printf("stopped after %lld steps at round %d step %d; continue with --resume %s\n", steps_run, state.round,
                 state.step, ckpt.c_str());
@@ -205,14 +207,14 @@ int run_train(const TrainArgs& in) {
                                                                  std::to_string(c.rounds) + " (--stop-after-round)"});
   model.provenance.seed = c.seed;
   model.provenance.wall_seconds = state.train_seconds;
-  model.provenance.created_by = "msinr 0.1.0";
+  model.provenance.created_by = "msinr " MSINR_VERSION_STRING;
   model.provenance.notes.push_back({"device", backend->description()});
   if (a.default_level >= 0) {
     if (a.default_level > c.rounds) throw Error(ErrorCode::kInvalidArgument, "--default-level is beyond --rounds");
     model.provenance.notes.push_back({"default_level", std::to_string(a.default_level)});
   }
   if (!a.val_data.empty() && a.val_count > 0) {
-    codec::Dataset val = codec::load_dataset(a.val_data, {a.crop, a.resize, a.val_count});
+    tools::Dataset val = tools::load_dataset(a.val_data, {a.crop, a.resize, a.val_count});
     // Each level is fitted at every candidate learning rate; the best becomes the encoder's
     // default for that level (the paper's text says 1e-3, its code 1e-4: which wins depends on
     // the level's density, so the model records the measurement).

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "cli/output.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/model.hpp"
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
@@ -40,13 +40,9 @@ struct ImageWriter::Impl {
   codec::Image image;                        // JPEG: gathered, then encoded
 
   void pnm_write(const void* data, std::size_t size) {
-    try {
-      if (file) file->write(data, size);
-      else if (std::fwrite(data, 1, size, stdout) != size)
-        throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
-    } catch (const format::FormatError& e) {
-      codec::rethrow_format_error(e, "");
-    }
+    if (file) file->write(data, size);
+    else if (std::fwrite(data, 1, size, stdout) != size)
+      throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
   }
 };
 
@@ -67,13 +63,7 @@ ImageWriter::ImageWriter(const std::string& path, int width, int height, int cha
       break;
     case ImageKind::kPnm: {
       if (!codec::dimensions_within_limits(width, height)) throw Error(ErrorCode::kLimit, path + ": image too large");
-      if (!is_stdio(path)) {
-        try {
-          m.file = std::make_unique<format::AtomicFile>(path);
-        } catch (const format::FormatError& e) {
-          codec::rethrow_format_error(e, "");
-        }
-      }
+      if (!is_stdio(path)) m.file = std::make_unique<format::AtomicFile>(path);
       const std::string header = codec::pnm_header(width, height, channels);
       m.pnm_write(header.data(), header.size());
       break;
@@ -104,13 +94,9 @@ void ImageWriter::finish() {
   switch (m.kind) {
     case ImageKind::kPng: m.png->finish(); break;
     case ImageKind::kPnm:
-      try {
-        if (m.file) m.file->commit();
-        else if (std::fflush(stdout) != 0)
-          throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
-      } catch (const format::FormatError& e) {
-        codec::rethrow_format_error(e, "");
-      }
+      if (m.file) m.file->commit();
+      else if (std::fflush(stdout) != 0)
+        throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
       break;
     case ImageKind::kJpeg: codec::write_jpeg(m.image, m.path, m.quality, /*subsample_420=*/false); break;
   }

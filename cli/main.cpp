@@ -12,6 +12,7 @@
 #include "cli/distributed.hpp"
 #include "format/file_io.hpp"
 #include "msinr/error.hpp"
+#include "msinr/version.h"
 
 namespace msinr::cli {
 namespace {
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
       "An image becomes the weights of a small sine-activated network (a SIREN) that maps pixel\n"
       "coordinates to colour; fitting starts from a meta-learned sparse initialization.\n"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "msinr 0.1.0");
+  app.set_version_flag("--version", "msinr " MSINR_VERSION_STRING);
   app.footer("Run 'msinr COMMAND --help' for a command's options and examples.");
   msinr::cli::Runner decode, info;
   auto encode = msinr::cli::add_codec_commands(app, decode, info);

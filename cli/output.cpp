@@ -49,12 +49,7 @@ void check_output(const std::string& output, const std::vector<std::string>& inp
       throw Error(ErrorCode::kInvalidArgument,
                   output + (output == in ? " is an input of this command" : " is the same file as the input " + in) +
                       "; msinr never writes over an input, even with -f: choose another output name");
-  fs::path target;
-  try {
-    target = format::resolve_output_path(output);
-  } catch (const format::FormatError& e) {
-    codec::rethrow_format_error(e, "");
-  }
+  const fs::path target = format::resolve_output_path(output);
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode))
@@ -81,21 +76,13 @@ void warn_extension(const std::string& path, std::initializer_list<const char*> 
 }
 
 std::vector<std::uint8_t> read_msinr_input(const std::string& path) {
-  try {
-    if (is_stdio(path)) return format::read_msinr_fd(STDIN_FILENO, "standard input");
-    return format::read_msinr_file(path);
-  } catch (const format::FormatError& e) {
-    codec::rethrow_format_error(e, "");
-  }
+  if (is_stdio(path)) return format::read_msinr_fd(STDIN_FILENO, "standard input");
+  return format::read_msinr_file(path);
 }
 
 std::vector<std::uint8_t> read_input(const std::string& path, std::uint64_t max_bytes) {
-  try {
-    if (is_stdio(path)) return format::read_fd(STDIN_FILENO, "standard input", max_bytes);
-    return format::read_file(path, max_bytes);
-  } catch (const format::FormatError& e) {
-    codec::rethrow_format_error(e, "");
-  }
+  if (is_stdio(path)) return format::read_fd(STDIN_FILENO, "standard input", max_bytes);
+  return format::read_file(path, max_bytes);
 }
 
 std::string existing_file_or_stdin(const std::string& path) {

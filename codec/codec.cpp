@@ -648,7 +648,8 @@ void check_decode_pixels(std::uint64_t w, std::uint64_t h, std::uint64_t max_pix
 }  // namespace
 
 void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
-                 const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row) {
+                 const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row,
+                 const std::function<void(int, int)>& size) {
   // The header alone first (fp16: the zstd frame header is checked, nothing is decompressed), so
   // every count is compared with the model before the payload costs any memory.
   format::ContainerHeader h;
@@ -703,6 +704,7 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
     rethrow_format_error(e, name);
   }
   const int tiles_x = (W + T - 1) / T, tiles_y = (H + T - 1) / T;
+  if (size) size(ow, oh);
 
   // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
   auto source_pos = [](int i, int n, int N) { return n <= 1 ? (N - 1) / 2.0 : static_cast<double>(i) * (N - 1) / (n - 1); };
@@ -767,18 +769,12 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
 Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options) {
   Image im;
-  bool first = true;
-  decode_rows(bytes, name, model, options, [&](int y, const std::uint8_t* rgb) {
-    if (first) {
-      // The first row fixes the size; recompute it the way decode_rows did.
-      format::ContainerHeader h = format::peek_header(bytes);
-      int ow = 0, oh = 0;
-      output_size(options, static_cast<int>(h.width), static_cast<int>(h.height), ow, oh);
-      im = make_image(ow, oh, 3);
-      first = false;
-    }
-    std::copy_n(rgb, static_cast<std::size_t>(im.width) * 3, &im.pixels[static_cast<std::size_t>(y) * im.width * 3]);
-  });
+  decode_rows(
+      bytes, name, model, options,
+      [&](int y, const std::uint8_t* rgb) {
+        std::copy_n(rgb, static_cast<std::size_t>(im.width) * 3, &im.pixels[static_cast<std::size_t>(y) * im.width * 3]);
+      },
+      [&](int width, int height) { im = make_image(width, height, 3); });
   return im;
 }
 

@@ -111,8 +111,11 @@ void output_size(const DecodeOptions& options, int width, int height, int& out_w
 // the payload is decompressed, and the payload is then read with limits tightened to the model's
 // counts; rendering goes in strips of at most kDecodeStripRows rows, so memory stays bounded by the
 // payload plus O(out_width x kDecodeStripRows). Refuses a file made with another model.
+// `size`, when given, is told the output size once: after every check and the payload's read, before
+// the first row (so a caller needs no second look at the header).
 void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
-                 const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row);
+                 const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row,
+                 const std::function<void(int out_width, int out_height)>& size = {});
 Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options = {});
 

@@ -11,20 +11,6 @@
 
 namespace msinr::codec {
 
-void rethrow_format_error(const format::FormatError& e, const std::string& context) {
-  ErrorCode code = ErrorCode::kCorrupt;
-  switch (e.code()) {
-    case format::FormatErrorCode::kIo: code = ErrorCode::kIo; break;
-    case format::FormatErrorCode::kCorrupt:
-    case format::FormatErrorCode::kChecksum: code = ErrorCode::kCorrupt; break;
-    case format::FormatErrorCode::kUnsupported: code = ErrorCode::kUnsupported; break;
-    case format::FormatErrorCode::kLimit: code = ErrorCode::kLimit; break;
-    case format::FormatErrorCode::kInvalidArgument: code = ErrorCode::kInvalidArgument; break;
-    case format::FormatErrorCode::kModelMismatch: code = ErrorCode::kModelMismatch; break;
-  }
-  throw Error(code, context.empty() ? std::string(e.what()) : context + ": " + e.what());
-}
-
 const MetaLevel& Model::level(int index) const {
   std::string have;
   for (const auto& l : levels) {
@@ -190,12 +176,7 @@ Model load_model_from_memory(const std::uint8_t* data, std::size_t size, const s
 }
 
 Model load_model(const std::string& path) {
-  std::vector<std::uint8_t> bytes;
-  try {
-    bytes = format::read_msinr_file(path);  // reads what the header declares, never more
-  } catch (const format::FormatError& e) {
-    rethrow_format_error(e, "");
-  }
+  const std::vector<std::uint8_t> bytes = format::read_msinr_file(path);  // reads what the header declares, never more
   return load_model_from_memory(bytes.data(), bytes.size(), path);
 }
 

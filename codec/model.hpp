@@ -58,7 +58,4 @@ Model load_model_from_memory(const std::uint8_t* data, std::size_t size, const s
 // Writes atomically; returns the model as read back (with its id).
 Model save_model(const Model& model, const std::string& path);
 
-// Rethrows a format::FormatError as msinr::Error with the same meaning, prefixed by `context`.
-[[noreturn]] void rethrow_format_error(const format::FormatError& e, const std::string& context);
-
 }  // namespace msinr::codec

@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "format/error.hpp"
+#include "format/magic.hpp"
 
 namespace msinr::format {
 
-inline constexpr std::array<std::uint8_t, 8> kContainerMagic = {0x89, 'M', 'S', 'I', 'N', 'R', '\r', '\n'};
+// kContainerMagic: format/magic.hpp.
 // Version 2 adds the quantized payload. fp16 containers are still written as version 1, byte for
 // byte as before, so older readers keep reading them.
 inline constexpr std::uint16_t kContainerVersion = 2;

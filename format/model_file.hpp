@@ -18,10 +18,11 @@
 #include <vector>
 
 #include "format/error.hpp"
+#include "format/magic.hpp"
 
 namespace msinr::format {
 
-inline constexpr std::array<std::uint8_t, 8> kModelMagic = {0x89, 'M', 'S', 'M', 'O', 'D', '\r', '\n'};
+// kModelMagic: format/magic.hpp.
 // Version 2 adds w0_hidden. The writer still writes version 1 for every model without it, so those
 // files stay byte-identical and readable by older builds; a reader refuses w0_hidden in version 1.
 inline constexpr std::uint16_t kModelVersion = 2;

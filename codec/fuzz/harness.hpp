@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "codec/codec.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/model.hpp"
 #include "format/model_file.hpp"
 #include "msinr/error.hpp"

@@ -7,8 +7,7 @@
 #include <limits>
 
 #include "format/checksum.hpp"
-#include "format/container.hpp"
-#include "format/model_file.hpp"
+#include "format/magic.hpp"
 
 namespace msinr::format {
 

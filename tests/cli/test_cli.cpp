@@ -8,7 +8,7 @@
 #include <string>
 
 #include "codec/image.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "msinr/backend.hpp"
 
 namespace fs = std::filesystem;

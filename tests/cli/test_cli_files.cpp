@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "codec/image.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,10 +7,10 @@
 
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
-#include "codec/training.hpp"
+#include "tools/checkpoint.hpp"
 #include "codec_test_util.hpp"
 #include "tiny_model.hpp"
 #include "msinr/error.hpp"
@@ -18,6 +18,7 @@
 
 using namespace msinr;
 using namespace msinr::codec;
+using namespace msinr::tools;
 
 namespace {
 

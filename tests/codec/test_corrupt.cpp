@@ -5,7 +5,7 @@
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
 
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec_test_util.hpp"
 
 using namespace msinr::codec;

@@ -2,7 +2,7 @@
 // case says so and passes when the folder is absent.
 #include <filesystem>
 
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec_test_util.hpp"
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "codec/codec.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec_test_util.hpp"
 #include "format/container.hpp"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "codec/codec.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/model.hpp"
 #include "format/checksum.hpp"
 

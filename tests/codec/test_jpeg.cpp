@@ -1,7 +1,7 @@
 // JPEG encoding and decoding (libjpeg-turbo).
 #include <cmath>
 
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec_test_util.hpp"
 

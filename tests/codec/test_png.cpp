@@ -1,5 +1,5 @@
 // PNG reading and writing: round trips, every colour type and bit depth, the channel policy.
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec_test_util.hpp"
 
 using namespace msinr::codec;

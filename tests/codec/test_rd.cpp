@@ -1,4 +1,4 @@
-// The rate-distortion harness (codec/rd.hpp): Bjontegaard deltas on curves with known answers and
+// The rate-distortion harness (tools/rd/): Bjontegaard deltas on curves with known answers and
 // on a published example, and a tiny real run whose CSV, summary, plot, side-by-side PNG and resume
 // are checked against measurements made here independently.
 #include <doctest/doctest.h>
@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "codec/codec.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
-#include "codec/rd.hpp"
+#include "tools/rd/rd.hpp"
 #include "codec_test_util.hpp"
 #include "msinr/error.hpp"
 #include "msinr/meta_trainer.hpp"
@@ -22,6 +22,7 @@
 
 using namespace msinr;
 using namespace msinr::codec;
+using namespace msinr::tools;
 using codec_test::TempDir;
 
 namespace {

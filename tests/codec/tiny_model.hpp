@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "codec/image.hpp"
-#include "codec/image_io.hpp"
+#include "imageio/image_io.hpp"
 #include "codec/model.hpp"
 #include "msinr/meta_trainer.hpp"
 

@@ -1,13 +1,11 @@
 #pragma once
-// What meta-training needs from files: a folder of images as equal-sized float tiles, and
-// checkpoints of the trainer's state that a killed run resumes from.
+// What meta-training and evaluation read from files: a folder of images as equal-sized float tiles.
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "msinr/meta_trainer.hpp"
-
-namespace msinr::codec {
+namespace msinr::tools {
 
 struct DatasetOptions {
   int crop = 178;     // center crop to crop x crop
@@ -26,9 +24,4 @@ struct Dataset {
 Dataset load_dataset(const std::string& dir, const DatasetOptions& options,
                      const std::function<void(std::size_t done, std::size_t total)>& progress = {});
 
-// Checkpoints: magic "MSINRCKP", u32 LE version, zstd frame of the state, u32 LE CRC-32C of all
-// before it. `fingerprint` names the configuration; resuming under another one is refused.
-void save_checkpoint(const std::string& path, const std::string& fingerprint, const MetaTrainingState& state);
-MetaTrainingState load_checkpoint(const std::string& path, const std::string& expected_fingerprint);
-
-}  // namespace msinr::codec
+}  // namespace msinr::tools
