@@ -521,6 +521,19 @@ TEST_CASE("rd: resume skips finished rows and redoes a half-written one") {
   other.steps = 5;
   codec_test::check_error([&] { run_rd(model, other); }, ErrorCode::kInvalidArgument, "steps=20");
   CHECK(read_rd_csv(dir.file("out/rd.csv")).size() == 14);
+  // The payload's settings are recorded, and a folder from before they were is not resumed.
+  const std::string config = text_of(dir.file("out/rd-config.txt"));
+  CHECK(config.find("payload=quant_loss=") != std::string::npos);
+  std::string older;
+  for (std::size_t pos = 0, end; pos < config.size(); pos = end + 1) {
+    end = config.find('\n', pos);
+    if (end == std::string::npos) end = config.size();
+    const std::string line = config.substr(pos, end - pos);
+    if (line.rfind("payload=", 0) != 0) older += line + "\n";
+  }
+  codec_test::write_bytes(dir.file("out/rd-config.txt"), std::vector<std::uint8_t>(older.begin(), older.end()));
+  codec_test::check_error([&] { run_rd(model, cfg); }, ErrorCode::kInvalidArgument, "payload settings were not recorded");
+  CHECK(read_rd_csv(dir.file("out/rd.csv")).size() == 14);
 }
 
 TEST_CASE("rd: bad input is a typed error") {

@@ -68,6 +68,12 @@ std::map<std::string, std::string> parse_config(const std::string& text) {
 
 }  // namespace
 
+std::string payload_settings() {
+  const EncodeOptions d;
+  return "quant_loss=" + num(d.quant_loss_db, 3) + ",refit_steps=" + std::to_string(d.refit_steps) +
+         ",refit_lr=" + (d.refit_lr > 0.0f ? num(static_cast<double>(d.refit_lr), 7) : std::string("fit/300"));
+}
+
 std::vector<std::string> parse_name_list(const std::string& text, const std::string& what) {
   std::vector<std::string> out;
   std::size_t pos = 0;
@@ -178,6 +184,9 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       {"model", model.id_hex()},
       {"steps", std::to_string(cfg.steps)},
       {"lr", num(static_cast<double>(cfg.lr), 7)},
+      // The quantized payload's encoder settings (rd uses the defaults): rows made before they
+      // changed are not mixed with new ones.
+      {"payload", payload_settings()},
   };
   const bool have_csv = fs::exists(csv_path);
   if (have_csv) {
@@ -198,6 +207,10 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
                       csv_path + " holds rows measured with " + k + "=" + it->second + ", this run asks for " + k + "=" + v +
                           ": use another --out folder, or delete rd.csv there to start over");
       }
+      if (!old.count("payload"))  // written before the payload settings were recorded (and before they changed)
+        throw Error(ErrorCode::kInvalidArgument,
+                    csv_path + " holds rows measured by an older msinr whose payload settings were not recorded (this run: " +
+                        config["payload"] + "): use another --out folder, or delete rd.csv there to start over");
     }
   }
   {

@@ -25,6 +25,8 @@ namespace msinr::tools {
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 // "a.png,b" -> {"a.png", "b"}; empty items are refused.
 std::vector<std::string> parse_name_list(const std::string& text, const std::string& what);
+// The encoder's quantized-payload defaults as rd-config.txt records them ("quant_loss=0.5,...").
+std::string payload_settings();
 
 struct RdProgress {
   std::size_t rows_total = 0;    // rows this run asks for
