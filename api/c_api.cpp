@@ -114,6 +114,12 @@ msinr_status msinr_model_from_memory(const uint8_t* data, size_t size, msinr_mod
 
 void msinr_model_release(msinr_model* model) { delete model; }
 
+static_assert(MSINR_DEVICE_AUTO == static_cast<int>(msinr::Device::kAuto) &&
+                  MSINR_DEVICE_CPU == static_cast<int>(msinr::Device::kCpu) &&
+                  MSINR_DEVICE_CUDA == static_cast<int>(msinr::Device::kCuda) &&
+                  MSINR_DEVICE_REFERENCE == static_cast<int>(msinr::Device::kReference),
+              "msinr_device and msinr::Device must agree value for value");
+
 void msinr_encode_options_init(msinr_encode_options* options) {
   if (!options) return;
   const msinr::EncodeOptions d;
@@ -123,7 +129,7 @@ void msinr_encode_options_init(msinr_encode_options* options) {
   options->steps = d.steps;
   options->lr = d.lr;
   options->threads = d.threads;
-  options->device = MSINR_DEVICE_AUTO;
+  options->device = static_cast<int>(d.device);
   options->progress = nullptr;
   options->progress_user = nullptr;
   options->bits = d.bits;
@@ -142,6 +148,7 @@ msinr_status msinr_encode(const msinr_model* model, const uint8_t* pixels, int w
     msinr_encode_options c;
     msinr_encode_options_init(&c);
     if (options) c = *options;
+    // The C struct's fields, one by one: the ABI boundary, whose layout is fixed for this SONAME.
     msinr::EncodeOptions o;
     o.level = c.level;
     o.target_bpp = c.target_bpp;
@@ -151,12 +158,9 @@ msinr_status msinr_encode(const msinr_model* model, const uint8_t* pixels, int w
     o.bits = c.bits;
     o.quant_loss_db = c.quant_loss_db;
     o.threads = c.threads;
-    switch (c.device) {
-      case MSINR_DEVICE_AUTO: o.device = msinr::Device::kAuto; break;
-      case MSINR_DEVICE_CPU: o.device = msinr::Device::kCpu; break;
-      case MSINR_DEVICE_CUDA: o.device = msinr::Device::kCuda; break;
-      default: require(false, "msinr_encode: unknown device");
-    }
+    // An int from the caller, checked before it becomes the enum (loading an out-of-range enum is UB).
+    require(c.device >= MSINR_DEVICE_AUTO && c.device <= MSINR_DEVICE_REFERENCE, "msinr_encode: unknown device");
+    o.device = static_cast<msinr::Device>(c.device);
     if (c.progress) {
       msinr_progress_fn fn = c.progress;
       void* user = c.progress_user;

@@ -37,15 +37,6 @@ Image from_codec(codec::Image&& image) {
   return out;
 }
 
-codec::Device to_codec(Device d) {
-  switch (d) {
-    case Device::kCpu: return codec::Device::kCpu;
-    case Device::kCuda: return codec::Device::kCuda;
-    case Device::kAuto: break;
-  }
-  return codec::Device::kAuto;
-}
-
 void check_options(const EncodeOptions& o) {
   if (o.steps < 1) throw Error(ErrorCode::kInvalidArgument, "encode options: steps must be >= 1");
   if (!(o.lr >= 0.0f) || !std::isfinite(o.lr))
@@ -57,7 +48,7 @@ void check_options(const EncodeOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "encode options: quant_loss_db must be >= 0");
   if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
     throw Error(ErrorCode::kInvalidArgument, "encode options: target_bpp and target_psnr must be >= 0");
-  if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda)
+  if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda && o.device != Device::kReference)
     throw Error(ErrorCode::kInvalidArgument, "encode options: unknown device");
 }
 
@@ -120,17 +111,8 @@ Encoder::Encoder(Model model, EncodeOptions options) : model_(std::move(model)),
 
 EncodeResult Encoder::encode(const Image& image) const {
   const codec::Image in = to_codec(image, "encode image");
-  codec::EncodeOptions o;
-  o.level = options_.level;
-  o.target_bpp = options_.target_bpp;
-  o.target_psnr = options_.target_psnr;
-  o.steps = options_.steps;
-  o.lr = options_.lr;
-  o.bits = options_.bits;
-  o.quant_loss_db = options_.quant_loss_db;
-  o.threads = options_.threads;
-  o.device = to_codec(options_.device);
-  o.progress = options_.progress;
+  codec::EncodeOptions o;  // the public settings as they are; the codec-only ones keep their defaults
+  static_cast<EncodeOptions&>(o) = options_;
   codec::EncodeResult r = codec::encode_image(in, *model_.impl().ptr, o);
   EncodeResult out;
   out.level = r.level;

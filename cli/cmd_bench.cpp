@@ -117,7 +117,7 @@ int run_bench_fit(BenchFitArgs a) {
   const auto n = static_cast<double>(grid.pixels());
   Architecture arch;
   ParamLayout layout(arch);
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   const int threads = a.engine.threads > 0 ? a.engine.threads : omp_get_max_threads();
   const double blas_full = sgemm_gflops(arch.hidden_width, static_cast<int>(grid.pixels()), threads);
   const int block = a.engine.block_pixels > 0 ? a.engine.block_pixels : CpuBackendOptions{}.block_pixels;
@@ -229,7 +229,7 @@ int run_bench_tiles(const BenchTilesArgs& a) {
   const Architecture arch;
   const ParamLayout layout(arch);
   const Grid grid{kTile, kTile};
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   if (!a.json)
     std::printf("bench tiles: %d tiles of %dx%d, %d Adam steps each, %s\n", a.tiles, kTile, kTile, a.steps,
                 backend->description().c_str());
@@ -308,7 +308,7 @@ int run_bench_meta(const BenchMetaArgs& a) {
   c.maml.order = a.order == "first" ? MamlOrder::kFirst : a.order == "reptile" ? MamlOrder::kReptile : MamlOrder::kSecond;
   const auto images = bench_tile_targets(a.image, c.tile_size, std::max(a.tasks, 4));
   const ParamLayout layout(c.arch);
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   if (!a.json)
     std::printf("bench meta: %s-order MAML, %d tasks of %dx%d per outer step, %d timed steps, %s\n", a.order.c_str(),
                 a.tasks, c.tile_size, c.tile_size, a.steps, backend->description().c_str());
@@ -401,7 +401,7 @@ int run_bench_codec(BenchCodecArgs a) {
     if (crop > 0) im = codec::center_crop(im, crop);
     codec::EncodeOptions eo;
     eo.level = level;
-    eo.device = codec::Device::kCpu;
+    eo.device = Device::kCpu;
     codec::EncodeResult r;
     const double enc = best_seconds(1, [&] { r = codec::encode_image(im, model, eo); });
     const double mp = static_cast<double>(im.width) * im.height / 1e6;

@@ -105,7 +105,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.refit_steps = a.refit_steps;
   o.refit_lr = a.refit_lr;
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
-  o.device = codec::parse_device(a.engine.device);
+  o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
   if (on_tiles)
     o.progress = [&](std::size_t done, std::size_t total) {

@@ -40,7 +40,7 @@ int run_eval(const EvalArgs& a) {
   const codec::Model model = load_model_arg(a.model, &model_name);
   const int crop = a.crop > 0 ? a.crop : model.tile_size;
   const tools::Dataset data = tools::load_dataset(a.data, {crop, a.resize, a.count});
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   const EvalMethod method = a.method == "oneshot" ? EvalMethod::kOneShot
                             : a.method == "imp"   ? EvalMethod::kImp
                                                   : EvalMethod::kMeta;

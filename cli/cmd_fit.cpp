@@ -48,7 +48,7 @@ int run_fit(const FitArgs& a) {
   ParamLayout layout(arch);
   std::vector<float> params = siren_init(arch, a.seed);
   const Mask mask = magnitude_mask_of(layout, params, a.density);
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   const Grid grid{image.height, image.width};
   auto evaluator = backend->make_evaluator(arch, mask, grid);
 

@@ -53,9 +53,9 @@ int run_rd(const RdArgs& in) {
   c.jpeg_qualities = a.qualities == "none" ? std::vector<int>{} : tools::parse_int_list(a.qualities, "--jpeg-qualities");
   if (!a.compare.empty()) c.compare = tools::parse_name_list(a.compare, "--compare");
   c.compare_crop = a.compare_crop;
-  c.steps = a.steps;
-  c.lr = a.lr;
-  c.device = codec::parse_device(a.engine.device);
+  c.encode.steps = a.steps;
+  c.encode.lr = a.lr;
+  c.encode.device = parse_device(a.engine.device);
   c.threads = a.engine.threads;
   c.jobs = a.jobs;
   c.out = a.out;

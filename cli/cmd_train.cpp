@@ -124,7 +124,7 @@ int run_train(const TrainArgs& in) {
   if (!a.quiet)
     std::fprintf(stderr, "%zu images of %dx%d (%d smaller than the crop skipped)\n", data.tiles.size(), a.crop, a.crop,
                  data.skipped_small);
-  auto backend = make_engine(a.engine);
+  auto backend = make_backend(backend_options(a.engine));
   MetaTrainer trainer(c, *backend, data.tiles);
   trainer.set_task_sharing(job.task_sharing());
   MetaTrainingState state = a.resume.empty() ? trainer.initial_state() : tools::load_checkpoint(a.resume, fp);

@@ -27,16 +27,13 @@ void add_tf32_option(CLI::App& cmd, EngineArgs& args) {
       ->group("Tuning");
 }
 
-std::unique_ptr<Backend> make_engine(const EngineArgs& args) {
-  if (args.device == "reference") return make_reference_backend();
-  CudaBackendOptions cuda;
-  cuda.allow_tf32 = args.tf32;
-  if (args.device == "cuda") return make_cuda_backend(cuda);
-  if (args.device == "auto" && cuda_backend_available()) return make_cuda_backend(cuda);
-  CpuBackendOptions opt;
-  opt.threads = args.threads;
-  if (args.block_pixels > 0) opt.block_pixels = args.block_pixels;
-  return make_cpu_backend(opt);
+BackendOptions backend_options(const EngineArgs& args) {
+  BackendOptions o;
+  o.device = parse_device(args.device);
+  o.cuda.allow_tf32 = args.tf32;
+  o.cpu.threads = args.threads;
+  if (args.block_pixels > 0) o.cpu.block_pixels = args.block_pixels;
+  return o;
 }
 
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density) {

@@ -18,10 +18,11 @@ struct EngineArgs {
 };
 
 void add_engine_options(CLI::App& cmd, EngineArgs& args);
-// --tf32 (CUDA: TF32 tensor-core GEMMs), offered by fit and the benchmarks, which build their
-// engine with make_engine; the codec's own device choice has no such option yet.
+// --tf32 (CUDA: TF32 tensor-core GEMMs), offered by fit and the benchmarks; the codec's own device
+// choice has no such option yet.
 void add_tf32_option(CLI::App& cmd, EngineArgs& args);
-std::unique_ptr<Backend> make_engine(const EngineArgs& args);
+// The command line's engine choice as the options of libmsinr's one factory, make_backend().
+BackendOptions backend_options(const EngineArgs& args);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density);

@@ -24,21 +24,15 @@
 namespace msinr::codec {
 namespace {
 
-std::unique_ptr<Backend> make_backend_for(Device device, int threads) {
-  switch (device) {
-    case Device::kReference: return make_reference_backend();
-    case Device::kCuda: return make_cuda_backend();
-    case Device::kAuto:
-      if (cuda_backend_available()) return make_cuda_backend();
-      [[fallthrough]];
-    case Device::kCpu: {
-      CpuBackendOptions o;
-      o.threads = threads;
-      return make_cpu_backend(o);
-    }
-  }
-  return make_cpu_backend();
+// The engine for this encode's device (resolved by encode_image, never kAuto), with `threads` CPU threads.
+std::unique_ptr<Backend> backend_for(const EncodeOptions& opt, int threads) {
+  BackendOptions b;
+  b.device = opt.device;
+  b.cpu.threads = threads;
+  return make_backend(b);
 }
+
+int thread_budget(const EncodeOptions& opt) { return opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()); }
 
 // Which parameters a tile stores, in payload order: kept weights by ascending index, then biases.
 std::vector<std::uint32_t> stored_indices(const ParamLayout& layout, const Mask& mask) {
@@ -120,26 +114,26 @@ class TileRenderer {
   std::vector<std::tuple<int, int, std::unique_ptr<Evaluator>>> evaluators_;
 };
 
-bool batched_fitting(const EncodeOptions& opt) {
+bool batched_fitting(const EncodeOptions& opt, const Backend& backend) {
   switch (opt.tile_fitting) {
     case TileFitting::kPerTile: return false;
     case TileFitting::kBatched: return true;
     case TileFitting::kAuto: break;
   }
-  return opt.device == Device::kCuda || (opt.device == Device::kAuto && cuda_backend_available());
+  return backend.prefers_batched_fits();
 }
 
 // Batched: the tiles fall into at most four sizes (interior, right edge, bottom edge, corner), and
 // tiles of one size share a coordinate grid, so each size is one fit_batch call.
-FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
+FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt,
+                         Backend& backend) {
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
   const auto stored = stored_indices(ParamLayout(model.arch), level.mask);
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> recon(target_all.size());
   FitAll out;
   out.values.resize(tiles.size() * stored.size());
-  auto backend = make_backend_for(opt.device, opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()));
-  out.device = backend->description() + ", tiles batched";
+  out.device = backend.description() + ", tiles batched";
 
   std::vector<std::vector<std::size_t>> groups;  // tile indices by size, in order of first appearance
   for (std::size_t t = 0; t < tiles.size(); ++t) {
@@ -160,8 +154,8 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
     std::vector<const float*> target_ptrs;
     for (std::size_t t : group) targets.push_back(tile_pixels(target_all, rgb.width, tiles[t]));
     for (const auto& v : targets) target_ptrs.push_back(v.data());
-    fit_batch(*backend, model.arch, level.mask, grid, params, target_ptrs, bo);
-    auto ev = backend->make_evaluator(model.arch, level.mask, grid);
+    fit_batch(backend, model.arch, level.mask, grid, params, target_ptrs, bo);
+    auto ev = backend.make_evaluator(model.arch, level.mask, grid);
     std::vector<float> y(grid.pixels() * 3);
     for (std::size_t i = 0; i < group.size(); ++i) {
       const std::size_t t = group[i];
@@ -180,9 +174,10 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
 // threads, which beats spreading one small tile's blocks over every core. Returns what did the work.
 std::string for_each_tile(const EncodeOptions& opt, std::size_t tile_count,
                           const std::function<void(Backend&, std::size_t)>& job) {
-  const int hw = opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads());
-  const bool cpu = opt.device == Device::kCpu || (opt.device == Device::kAuto && !cuda_backend_available());
-  const int workers = cpu ? std::max(1, std::min<int>(hw, static_cast<int>(tile_count))) : 1;
+  const int hw = thread_budget(opt);
+  // An engine that wants its fits batched (a GPU) gets one stream of tiles, not one per thread.
+  const bool spread = !backend_for(opt, 1)->prefers_batched_fits();
+  const int workers = spread ? std::max(1, std::min<int>(hw, static_cast<int>(tile_count))) : 1;
   const int threads_each = std::max(1, hw / workers);
   std::atomic<std::size_t> next{0}, done{0};
   std::atomic<bool> cancelled{false};
@@ -191,7 +186,7 @@ std::string for_each_tile(const EncodeOptions& opt, std::size_t tile_count,
   std::string device;
   auto work = [&](int worker) {
     try {
-      auto backend = make_backend_for(opt.device, threads_each);
+      auto backend = backend_for(opt, threads_each);
       {
         std::lock_guard<std::mutex> lock(device_mutex);
         if (device.empty()) device = backend->description() + (workers > 1 ? " x" + std::to_string(workers) + " tiles at once" : "");
@@ -220,7 +215,10 @@ std::string for_each_tile(const EncodeOptions& opt, std::size_t tile_count,
 }
 
 FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt) {
-  if (batched_fitting(opt)) return fit_tiles_batched(rgb, model, level, opt);
+  {
+    auto backend = backend_for(opt, thread_budget(opt));
+    if (batched_fitting(opt, *backend)) return fit_tiles_batched(rgb, model, level, opt, *backend);
+  }
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
   const auto stored = stored_indices(layout, level.mask);
@@ -291,22 +289,17 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
 
 }  // namespace
 
-Device parse_device(const std::string& name) {
-  if (name == "auto") return Device::kAuto;
-  if (name == "cpu") return Device::kCpu;
-  if (name == "cuda") return Device::kCuda;
-  if (name == "reference") return Device::kReference;
-  throw Error(ErrorCode::kInvalidArgument, "unknown device '" + name + "' (auto, cpu, cuda, reference)");
-}
-
-EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& opt) {
+EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& requested) {
   const auto start = std::chrono::steady_clock::now();
+  // The device is chosen once (kAuto: the GPU when one answers), so every fit of this encode, and
+  // the search's candidates, run on the same engine; kCuda without a GPU fails here, before any work.
+  EncodeOptions opt = requested;
+  opt.device = resolve_device(requested.device);
   if (opt.steps < 0 || !(opt.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
   if (opt.bits != 0 && opt.bits != 16) throw Error(ErrorCode::kInvalidArgument, "bits must be 0 (quantized) or 16 (fp16)");
   if (!(opt.quant_loss_db >= 0.0) || !std::isfinite(opt.quant_loss_db))
     throw Error(ErrorCode::kInvalidArgument, "the quantization loss must be a finite number of dB >= 0");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
-  if (opt.device == Device::kCuda && !cuda_backend_available()) make_cuda_backend();  // throws a clear kDevice
   const Image rgb = to_rgb(input);
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);

@@ -9,12 +9,10 @@
 #include "codec/image.hpp"
 #include "codec/model.hpp"
 #include "format/container.hpp"
+#include "msinr/encode_options.hpp"
 #include "msinr/fitter.hpp"
 
 namespace msinr::codec {
-
-enum class Device { kAuto, kCpu, kCuda, kReference };
-Device parse_device(const std::string& name);  // "auto", "cpu", "cuda", "reference"
 
 // How the tiles of an image are fitted. Per tile: several tiles at once on CPU threads, each on its
 // own evaluator. Batched: tiles of equal size in one fit_batch call (one strided-batched GEMM per
@@ -22,35 +20,16 @@ Device parse_device(const std::string& name);  // "auto", "cpu", "cuda", "refere
 // grouping and ordering are checked on every machine (on the CPU it equals per tile bit for bit).
 enum class TileFitting { kAuto, kPerTile, kBatched };
 
-struct EncodeOptions {
-  int level = -1;            // a model level index; -1: from target_bpp / target_psnr, else the model's default
-  // > 0: the best PSNR at or under this many bits per pixel, searching levels and quantizer steps
-  // (fits several levels). Unreachable: the sparsest level's default file, target_met false.
-  double target_bpp = 0.0;
-  // > 0: the smallest file whose decoded PSNR reaches this, over levels and quantizer steps.
-  // Unreachable: the densest level's default file, target_met false.
-  double target_psnr = 0.0;
-  int steps = 100;           // Adam steps per tile
-  float lr = 0.0f;           // Adam learning rate; 0: the model's rate for the level (Model::fit_lr)
+// The public settings (msinr/encode_options.hpp: level, rate targets, steps, lr, payload bits,
+// quantization loss, threads, device, progress) and those only the command line and the tools offer.
+struct EncodeOptions : msinr::EncodeOptions {
   LrSchedule lr_schedule = LrSchedule::kConstant;  // how the rate moves over the steps
-  // Payload: 0 quantized and entropy-coded (container version 2, the default); 16 fp16 + zstd (version 1).
-  int bits = 0;
-  // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's (before
-  // the refit wins some of it back). 0.5 dB, chosen on validation (docs/results.md): at equal rate
-  // it beats 0.1 dB by 0.2-0.3 dB, since coarser steps on a denser level beat fine steps on a
-  // sparser one.
-  double quant_loss_db = 0.5;
   // Quantized payload: Adam steps of quantization-aware refit (straight-through) after the steps are
   // chosen; 0 turns it off. refit_lr 0: the fit's rate / 300 (1e-5 for the built-in model), the best
   // of 1e-4 .. 3e-6 on validation: the refit only nudges values across rounding boundaries.
   int refit_steps = 20;
   float refit_lr = 0.0f;
-  Device device = Device::kAuto;
-  int threads = 0;           // 0: all cores
   TileFitting tile_fitting = TileFitting::kAuto;
-  // Called as each tile finishes (from worker threads, one call at a time; batched: as each group of
-  // equal-size tiles finishes); return false to cancel (encode_image then throws kCancelled).
-  std::function<bool(std::size_t done, std::size_t total)> progress;
   // Told what a --bpp / --psnr search is trying ("fitting level 5 ..."), one line at a time.
   std::function<void(const std::string& line)> log;
 };

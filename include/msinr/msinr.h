@@ -49,7 +49,14 @@ MSINR_API msinr_status msinr_model_load(const char* path, msinr_model** out);
 MSINR_API msinr_status msinr_model_from_memory(const uint8_t* data, size_t size, msinr_model** out);
 MSINR_API void msinr_model_release(msinr_model* model); /* NULL is allowed */
 
-typedef enum msinr_device { MSINR_DEVICE_AUTO = 0, MSINR_DEVICE_CPU = 1, MSINR_DEVICE_CUDA = 2 } msinr_device;
+/* Where fitting runs. REFERENCE is the scalar reference engine: slow, the oracle the others are tested
+ * against. The values are msinr::Device's (msinr/encode_options.hpp). */
+typedef enum msinr_device {
+  MSINR_DEVICE_AUTO = 0,
+  MSINR_DEVICE_CPU = 1,
+  MSINR_DEVICE_CUDA = 2,
+  MSINR_DEVICE_REFERENCE = 3
+} msinr_device;
 
 /* Returns 0 to cancel the encode (it then fails with MSINR_CANCELLED), non-zero to go on.
  * Called from worker threads, one call at a time. */

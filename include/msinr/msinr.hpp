@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "msinr/encode_options.hpp"  // Device, EncodeOptions
 #include "msinr/error.hpp"
 #include "msinr/export.h"
 #include "msinr/version.h"
@@ -46,8 +47,6 @@ MSINR_API void write_file(const std::string& path, const std::vector<std::uint8_
 // kInvalidArgument). Infinity for identical images.
 MSINR_API double psnr(const Image& a, const Image& b);
 
-enum class Device { kAuto, kCpu, kCuda };
-
 // A trained model: an architecture, a tile size and sparsity levels. Immutable; copies share it.
 class MSINR_API Model {
  public:
@@ -69,21 +68,6 @@ class MSINR_API Model {
 
  private:
   std::shared_ptr<const Impl> impl_;
-};
-
-struct EncodeOptions {
-  int level = -1;            // a model level; -1: chosen by target_bpp / target_psnr, else the model's default
-  double target_bpp = 0.0;   // > 0: the best PSNR at or under this many bits per pixel (searches levels and steps)
-  double target_psnr = 0.0;  // > 0: the smallest file reaching this PSNR (searches levels and steps)
-  int steps = 100;           // Adam steps per tile (>= 1)
-  float lr = 0.0f;           // Adam learning rate; 0: the rate the model measured for the level
-  int bits = 0;              // payload: 0 quantized + entropy-coded (default), 16 fp16 + zstd
-  double quant_loss_db = 0.5;  // quantized: largest PSNR loss against the unquantized fit (before the refit)
-  int threads = 0;           // worker threads; 0: all cores
-  Device device = Device::kAuto;  // kCuda throws kDevice when this build or machine has no GPU
-  // Called as each tile finishes (from worker threads, one call at a time). Return false to cancel:
-  // encode then throws ErrorCode::kCancelled.
-  std::function<bool(std::size_t tiles_done, std::size_t tiles_total)> progress;
 };
 
 struct EncodeResult {

@@ -63,7 +63,7 @@ class ReferenceEvaluator final : public Evaluator {
 
 class ReferenceBackend final : public Backend {
  public:
-  BackendKind kind() const override { return BackendKind::kReference; }
+  Device device() const override { return Device::kReference; }
   std::string description() const override { return "reference (scalar, double precision)"; }
   std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask, const Grid& grid) override {
     return std::make_unique<ReferenceEvaluator>(arch, mask, grid);

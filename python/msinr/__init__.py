@@ -111,7 +111,7 @@ def _options(level: Optional[int], bpp: Optional[float], psnr: Optional[float], 
             try:
                 value = Device[value.upper()]
             except KeyError:
-                raise InvalidArgumentError(f"device must be 'auto', 'cpu' or 'cuda', not {value!r}") from None
+                raise InvalidArgumentError(f"device must be 'auto', 'cpu', 'cuda' or 'reference', not {value!r}") from None
         setattr(o, name, value)
     return o
 
@@ -147,7 +147,7 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     progress(done, total): called as tiles finish, from worker threads holding the GIL; return
     False to cancel (CancelledError); an exception it raises cancels and propagates.
     options: other EncodeOptions fields: lr (0: the model's), threads (0: all cores),
-    device ('auto', 'cpu', 'cuda'), bits (0: quantized, the default; 16: fp16),
+    device ('auto', 'cpu', 'cuda', 'reference'), bits (0: quantized, the default; 16: fp16),
     quant_loss_db (quantized: largest PSNR loss against the fit, 0.5).
     """
     o = _options(level, bpp, psnr, steps, options, "encode")

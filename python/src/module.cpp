@@ -251,7 +251,8 @@ NB_MODULE(_msinr, m) {
   nb::enum_<msinr::Device>(m, "Device", "Where encode fits the networks.")
       .value("AUTO", msinr::Device::kAuto)
       .value("CPU", msinr::Device::kCpu)
-      .value("CUDA", msinr::Device::kCuda);
+      .value("CUDA", msinr::Device::kCuda)
+      .value("REFERENCE", msinr::Device::kReference, "the scalar reference engine: slow, the tests' oracle");
 
   nb::class_<msinr::Model>(m, "Model",
                            "A trained model (architecture, tile size, sparsity levels). Immutable; share it "

@@ -111,6 +111,9 @@ def test_encoder_result_and_level(crop, model):
     assert r.bpp == pytest.approx(len(r.bytes) * 8 / crop.shape[0] / crop.shape[1])
     assert r.seconds > 0 and r.lr > 0 and r.device.startswith("cpu")
     assert r.bytes == msinr.encode(crop, level=level, model=model, **FAST)
+    # The scalar reference engine is a device like the others (slow: a small crop and few steps).
+    ref = msinr.Encoder(model, level=level, steps=2, threads=1, device="reference").encode(crop[:16, :16])
+    assert "reference" in ref.device and msinr.info(ref.bytes)["steps"] == 2
     # A rate target picks a level the model has.
     assert msinr.info(msinr.encode(crop, bpp=2.0, **FAST))["level"] in model.levels
 

@@ -70,6 +70,30 @@ TEST_CASE("one-call tier: encode, read_info, decode at native and larger sizes")
   CHECK(big.height == 40);
 }
 
+TEST_CASE("every public encode option reaches the codec (one options struct, no field-by-field copy)") {
+  const msinr::Image img = pattern(20, 12, 2);
+  const msinr::Model model = msinr::Model::builtin();
+  msinr::EncodeOptions o = quick();
+  o.level = model.levels().back();
+  o.steps = 3;
+  o.device = msinr::Device::kReference;
+  const msinr::EncodeResult reference = msinr::Encoder(model, o).encode(img);
+  CHECK(reference.device.find("reference") != std::string::npos);
+  CHECK(reference.level == o.level);
+  const msinr::Info info = msinr::read_info(reference.bytes.data(), reference.bytes.size());
+  CHECK(info.steps == 3);
+  CHECK(info.level == o.level);
+  CHECK(reference.psnr > 0.0);  // quantized: measured
+  o.device = msinr::Device::kCpu;
+  o.bits = 16;
+  o.lr = 1e-4f;
+  const msinr::EncodeResult fp16 = msinr::Encoder(model, o).encode(img);
+  CHECK(fp16.psnr == 0.0);  // fp16: not measured
+  CHECK(fp16.lr == doctest::Approx(1e-4f));
+  CHECK(fp16.bytes.size() > reference.bytes.size());
+  CHECK(fp16.device.find("reference") == std::string::npos);
+}
+
 TEST_CASE("advanced tier: model from memory equals the file, progress and cancellation, levels") {
   const std::vector<std::uint8_t> file = msinr::read_file(std::string(MSINR_SOURCE_DIR) + "/codec/models/natural.msm");
   const msinr::Model m = msinr::Model::from_memory(file.data(), file.size());

@@ -126,6 +126,10 @@ int main(void) {
   opt.steps = 5;
   opt.device = 42; /* an int field: validated, not loaded as an enum (UBSan: issue 16) */
   CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
+  opt.device = MSINR_DEVICE_REFERENCE + 1;
+  CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
+  opt.device = -1;
+  CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
   opt.device = MSINR_DEVICE_CPU;
   msinr_model* m2 = (msinr_model*)1;
   CHECK(msinr_model_load("/nonexistent/model.msm", &m2) == MSINR_IO && m2 == NULL);

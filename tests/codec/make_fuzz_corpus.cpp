@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
 
   const Model& m = fuzz::fuzz_model();
   EncodeOptions o;
-  o.device = Device::kCpu;
+  o.device = msinr::Device::kCpu;
   o.steps = 3;
   o.threads = 1;
   o.level = 1;

@@ -29,8 +29,8 @@ const Model& test_model() {
 }
 
 
-EncodeOptions cpu_options(int level) {
-  EncodeOptions o;
+codec::EncodeOptions cpu_options(int level) {
+  codec::EncodeOptions o;
   o.level = level;
   o.device = Device::kCpu;
   return o;
@@ -65,7 +65,7 @@ TEST_CASE("codec: the quantized payload costs fewer bits than fp16 for at most -
   const Image im = codec_test::kodim23_crop(48, 40);
   for (int level : {0, 3}) {
     CAPTURE(level);
-    EncodeOptions o = cpu_options(level);
+    codec::EncodeOptions o = cpu_options(level);
     const EncodeResult q = encode_image(im, m, o);
     o.bits = 16;
     const EncodeResult h = encode_image(im, m, o);
@@ -90,7 +90,7 @@ TEST_CASE("codec: the quantized payload costs fewer bits than fp16 for at most -
 TEST_CASE("codec: quantization-aware refit never makes the decoded picture worse, under every rate mode") {
   const Model& m = test_model();
   const Image im = codec_test::kodim23_crop(48, 40);
-  EncodeOptions o = cpu_options(1);
+  codec::EncodeOptions o = cpu_options(1);
   o.quant_loss_db = 0.8;  // coarse steps: where rounding costs the most and a refit can win it back
   o.refit_steps = 0;
   const EncodeResult plain = encode_image(im, m, o);
@@ -123,7 +123,7 @@ TEST_CASE("codec: rate control keeps its promise or says it could not") {
   const double pixels = 48.0 * 48.0;
   const auto sparse = encode_image(im, m, cpu_options(3));
   const auto dense = encode_image(im, m, cpu_options(0));
-  EncodeOptions o;
+  codec::EncodeOptions o;
   o.device = Device::kCpu;
   // A reachable budget between the levels' default sizes: met, at or under it.
   o.target_bpp = (sparse.bytes.size() + dense.bytes.size()) * 4.0 / pixels;
@@ -152,13 +152,13 @@ TEST_CASE("codec: sparser levels make smaller files") {
   const auto dense = encode_image(im, m, cpu_options(0));
   const auto sparse = encode_image(im, m, cpu_options(3));
   CHECK(sparse.bytes.size() < dense.bytes.size());
-  EncodeOptions by_bpp;
+  codec::EncodeOptions by_bpp;
   by_bpp.device = Device::kCpu;
   by_bpp.target_bpp = sparse.bytes.size() * 8.0 / (48 * 48) + 0.01;
   const auto picked = encode_image(im, m, by_bpp);
   CHECK(picked.target_met);
   CHECK(picked.bytes.size() * 8.0 / (48 * 48) <= by_bpp.target_bpp);  // a real budget, not an estimate
-  EncodeOptions by_psnr;
+  codec::EncodeOptions by_psnr;
   by_psnr.device = Device::kCpu;
   by_psnr.target_psnr = 15.0;
   const auto q = encode_image(im, m, by_psnr);
@@ -325,7 +325,7 @@ TEST_CASE("codec: the built-in model round-trips a Kodak crop and a CelebA crop 
   if (std::filesystem::exists(celeba)) inputs.push_back({"celeba 202468", center_crop(to_rgb(read_image(celeba)), 178)});
   else MESSAGE("CelebA crop skipped: " << celeba << " is absent");
   for (const auto& [name, im] : inputs) {
-    EncodeOptions o;
+    codec::EncodeOptions o;
     o.device = Device::kCpu;
     const EncodeResult r = encode_image(im, m, o);
     const Image back = decode_image(r.bytes, name, m);
@@ -365,7 +365,7 @@ TEST_CASE("codec: the encoder's default learning rate is the model's per-level m
   // encode_image uses it when no rate is given, and an explicit rate overrides.
   m.provenance.notes.back().second = format_fit_lrs({{dense, 3e-4f}});
   const Image im = codec_test::kodim23_crop(12, 10);
-  EncodeOptions o = cpu_options(dense);
+  codec::EncodeOptions o = cpu_options(dense);
   o.steps = 3;
   CHECK(encode_image(im, m, o).lr == doctest::Approx(3e-4f));
   o.lr = 5e-4f;
@@ -401,7 +401,7 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   // the order of the payload and the placement of each tile's reconstruction are all exercised.
   const Model& m = test_model();
   const Image im = codec_test::kodim23_crop(50, 37);
-  EncodeOptions o = cpu_options(2);
+  codec::EncodeOptions o = cpu_options(2);
   o.steps = 20;
   o.threads = 1;  // one thread count for both paths: the CPU backend is deterministic per thread count
   o.tile_fitting = TileFitting::kPerTile;
@@ -438,7 +438,7 @@ TEST_CASE("codec: a Fourier-feature model (appendix B) trains, survives its file
   CHECK(siren.id != m.id);
 
   const Image im = codec_test::kodim23_crop(50, 37);
-  EncodeOptions o = cpu_options(m.levels.back().index);
+  codec::EncodeOptions o = cpu_options(m.levels.back().index);
   o.threads = 1;
   const EncodeResult r = encode_image(im, m, o);
   const Image back = decode_image(r.bytes, "mem", m);

@@ -27,7 +27,7 @@ const Model& limits_model() {
 
 
 std::vector<std::uint8_t> encode_fp16(const Image& im, const Model& m) {
-  EncodeOptions o;
+  codec::EncodeOptions o;
   o.level = m.levels.front().index;
   o.device = Device::kCpu;
   o.steps = 5;

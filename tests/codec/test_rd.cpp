@@ -64,8 +64,8 @@ RdConfig tiny_config(const TempDir& dir) {
   c.levels = {1};
   c.payload_bits = {16};  // these tests check the runner's bookkeeping on one msinr curve
   c.jpeg_qualities = {30, 80};
-  c.steps = 20;
-  c.device = Device::kCpu;
+  c.encode.steps = 20;
+  c.encode.device = Device::kCpu;
   c.threads = 2;
   c.jobs = 2;  // both images at once, one thread each
   return c;
@@ -333,7 +333,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
         CHECK(r.decode_seconds >= 0.0);
         per_setting[codec + " " + setting].push_back({bytes.size(), psnr_8bit(back, img), mse_8bit(back, img), ssim(back, img)});
       }
-    EncodeOptions eo;
+    codec::EncodeOptions eo;
     eo.level = 1;
     eo.bits = 16;
     eo.steps = 20;
@@ -418,7 +418,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
   CHECK(ci.rows[0].jpeg_codec == j.codec);
   CHECK(ci.rows[0].jpeg_setting == j.setting);
   const Image jpeg_back = decode_jpeg(encode_jpeg(original, std::stoi(j.setting.substr(1)), j.codec == "jpeg-420"));
-  EncodeOptions eo;
+  codec::EncodeOptions eo;
   eo.level = 1;
   eo.bits = 16;
   eo.steps = 20;
@@ -518,8 +518,12 @@ TEST_CASE("rd: resume skips finished rows and redoes a half-written one") {
 
   // Rows measured under another encoder configuration are not mixed in.
   RdConfig other = cfg;
-  other.steps = 5;
+  other.encode.steps = 5;
   codec_test::check_error([&] { run_rd(model, other); }, ErrorCode::kInvalidArgument, "steps=20");
+  // The payload settings recorded are the run's own, not the encoder's defaults.
+  RdConfig other_refit = cfg;
+  other_refit.encode.refit_steps = cfg.encode.refit_steps + 1;
+  codec_test::check_error([&] { run_rd(model, other_refit); }, ErrorCode::kInvalidArgument, "refit_steps=");
   CHECK(read_rd_csv(dir.file("out/rd.csv")).size() == 14);
   // The payload's settings are recorded, and a folder from before they were is not resumed.
   const std::string config = text_of(dir.file("out/rd-config.txt"));

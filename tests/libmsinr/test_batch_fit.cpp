@@ -100,3 +100,68 @@ TEST_CASE("CUDA availability is answered without throwing; a missing GPU is a ty
     CHECK(std::string(e.what()).size() > 10);
   }
 }
+
+TEST_CASE("make_backend is the one factory: devices resolve, names round-trip, unknown names are refused") {
+  for (Device d : {Device::kAuto, Device::kCpu, Device::kCuda, Device::kReference})
+    CHECK(parse_device(device_name(d)) == d);
+  CHECK_THROWS_AS(parse_device("gpu"), Error);
+  CHECK_THROWS_AS(parse_device(""), Error);
+
+  BackendOptions cpu;
+  cpu.device = Device::kCpu;
+  CHECK(make_backend(cpu)->device() == Device::kCpu);
+  BackendOptions reference;
+  reference.device = Device::kReference;
+  CHECK(make_backend(reference)->device() == Device::kReference);
+  // kAuto is never a backend's device: it becomes the GPU where one answers, else the CPU.
+  const Device automatic = make_backend()->device();
+  CHECK(automatic == (cuda_backend_available() ? Device::kCuda : Device::kCpu));
+  CHECK(resolve_device(Device::kAuto) == automatic);
+  CHECK(resolve_device(Device::kReference) == Device::kReference);
+  if (!cuda_backend_available()) {
+    try {
+      (void)resolve_device(Device::kCuda);
+      FAIL("resolve_device(kCuda) succeeded without a usable GPU");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kDevice);
+    }
+  }
+  // Only an engine that batches on a device asks for batched fits.
+  CHECK_FALSE(make_backend(cpu)->prefers_batched_fits());
+  CHECK_FALSE(make_backend(reference)->prefers_batched_fits());
+}
+
+TEST_CASE("fit_batch goes through the backend's own fit_batch, after checking the arguments") {
+  // A backend that records the call: the seam is the virtual, not a type test on the backend.
+  struct Recording final : Backend {
+    std::unique_ptr<Backend> inner = make_reference_backend();
+    int calls = 0;
+    Device device() const override { return Device::kReference; }
+    std::string description() const override { return "recording"; }
+    std::unique_ptr<Evaluator> make_evaluator(const Architecture& a, const Mask& m, const Grid& g) override {
+      return inner->make_evaluator(a, m, g);
+    }
+    std::vector<FitResult> fit_batch(const Architecture& a, const Mask& m, const Grid& g,
+                                     std::span<std::vector<float>> p, std::span<const float* const> t,
+                                     const BatchFitOptions& o) override {
+      ++calls;
+      return Backend::fit_batch(a, m, g, p, t, o);
+    }
+  } backend;
+  const Architecture arch{2, 8, 2, 3, 30.0f};
+  const ParamLayout layout(arch);
+  const Mask mask = dense_mask(layout);
+  const Grid grid{6, 6};
+  std::vector<float> target(grid.pixels() * 3, 0.25f);
+  std::vector<std::vector<float>> params(2, siren_init(arch, 7));
+  std::vector<const float*> targets{target.data(), target.data()};
+  BatchFitOptions o;
+  o.steps = 3;
+  const auto results = fit_batch(backend, arch, mask, grid, params, targets, o);
+  CHECK(backend.calls == 1);
+  CHECK(results.size() == 2);
+  CHECK(results[0].steps_taken == 3);
+  std::vector<const float*> short_targets{target.data()};
+  CHECK_THROWS_AS(fit_batch(backend, arch, mask, grid, params, short_targets, o), Error);
+  CHECK(backend.calls == 1);  // refused before the backend saw it
+}

@@ -40,7 +40,7 @@ bool cuda_or_skip() {
 TEST_CASE("CUDA backend describes its device") {
   if (!cuda_or_skip()) return;
   auto cuda = make_cuda_backend();
-  CHECK(cuda->kind() == BackendKind::kCuda);
+  CHECK(cuda->device() == Device::kCuda);
   const std::string d = cuda->description();
   MESSAGE("device: " << d);
   CHECK(d.rfind("cuda (", 0) == 0);

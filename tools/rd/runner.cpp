@@ -68,8 +68,7 @@ std::map<std::string, std::string> parse_config(const std::string& text) {
 
 }  // namespace
 
-std::string payload_settings() {
-  const EncodeOptions d;
+std::string payload_settings(const codec::EncodeOptions& d) {
   return "quant_loss=" + num(d.quant_loss_db, 3) + ",refit_steps=" + std::to_string(d.refit_steps) +
          ",refit_lr=" + (d.refit_lr > 0.0f ? num(static_cast<double>(d.refit_lr), 7) : std::string("fit/300"));
 }
@@ -110,7 +109,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
 
   // Arguments.
   if (cfg.crop < 0 || cfg.count < 0) throw Error(ErrorCode::kInvalidArgument, "crop and count must be >= 0");
-  if (cfg.steps < 0 || !(cfg.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
+  if (cfg.encode.steps < 0 || !(cfg.encode.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
   if (cfg.threads < 0 || cfg.jobs < 0) throw Error(ErrorCode::kInvalidArgument, "threads and jobs must be >= 0");
   if (cfg.out.empty()) throw Error(ErrorCode::kInvalidArgument, "no output folder");
   std::vector<int> levels;
@@ -182,11 +181,11 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       {"images", fs::weakly_canonical(fs::absolute(cfg.images), ec).string()},
       {"crop", std::to_string(cfg.crop)},
       {"model", model.id_hex()},
-      {"steps", std::to_string(cfg.steps)},
-      {"lr", num(static_cast<double>(cfg.lr), 7)},
-      // The quantized payload's encoder settings (rd uses the defaults): rows made before they
-      // changed are not mixed with new ones.
-      {"payload", payload_settings()},
+      {"steps", std::to_string(cfg.encode.steps)},
+      {"lr", num(static_cast<double>(cfg.encode.lr), 7)},
+      // The quantized payload's encoder settings: rows made before they changed are not mixed
+      // with new ones.
+      {"payload", payload_settings(cfg.encode)},
   };
   const bool have_csv = fs::exists(csv_path);
   if (have_csv) {
@@ -240,7 +239,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
 
   // Threads: `jobs` images at once, each encode and decode on threads / jobs threads.
   const int threads = cfg.threads > 0 ? cfg.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const bool cuda = cfg.device == Device::kCuda || (cfg.device == Device::kAuto && cuda_backend_available());
+  const bool cuda = resolve_device(cfg.encode.device) == Device::kCuda;
   // This process's images: all of them, or every shards-th.
   std::vector<std::size_t> mine;
   for (std::size_t i = 0; i < files.size(); ++i)
@@ -317,12 +316,9 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       row.height = img.height;
       Image back;
       if (s.msinr) {
-        EncodeOptions eo;
+        codec::EncodeOptions eo = cfg.encode;
         eo.level = s.level;
         eo.bits = s.bits;
-        eo.steps = cfg.steps;
-        eo.lr = cfg.lr;
-        eo.device = cfg.device;
         eo.threads = per_job;
         eo.progress = [&](std::size_t, std::size_t) { return !stop.load(); };
         const auto t0 = Clock::now();

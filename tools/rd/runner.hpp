@@ -25,8 +25,8 @@ namespace msinr::tools {
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 // "a.png,b" -> {"a.png", "b"}; empty items are refused.
 std::vector<std::string> parse_name_list(const std::string& text, const std::string& what);
-// The encoder's quantized-payload defaults as rd-config.txt records them ("quant_loss=0.5,...").
-std::string payload_settings();
+// The encoder's quantized-payload settings as rd-config.txt records them ("quant_loss=0.5,...").
+std::string payload_settings(const codec::EncodeOptions& options = {});
 
 struct RdProgress {
   std::size_t rows_total = 0;    // rows this run asks for
@@ -54,9 +54,9 @@ struct RdConfig {
   std::vector<int> levels;             // model levels; empty: every level of the model
   std::vector<int> payload_bits = {0, 16};  // msinr payloads: 0 quantized ("msinr"), 16 fp16 ("msinr-fp16")
   std::vector<int> jpeg_qualities = {10, 20, 30, 40, 50, 60, 70, 80, 90};  // 1..100
-  int steps = 100;                     // Adam steps per tile (msinr encoder)
-  float lr = 0.0f;  // 0: the model's per-level rate
-  codec::Device device = codec::Device::kAuto;
+  // Every msinr row's encoder settings (steps, lr, device, payload); each row sets its own level,
+  // bits, threads and progress on a copy.
+  codec::EncodeOptions encode;
   int threads = 0;                     // all threads together; 0: the machine's cores
   int jobs = 0;                        // images at once; 0: min(images, threads) on the CPU, 1 on CUDA
   std::string out;                     // output folder (created)

@@ -1,6 +1,8 @@
 #pragma once
 // One interface, several engines: the reference backend (scalar, the oracle for tests), the
 // optimized CPU backend (OpenBLAS + AVX2 kernels) and, when built with CUDA, the GPU backend.
+// make_backend() is the one factory, and what differs between engines (batched fitting above all)
+// is a virtual here, so no caller asks which engine it holds.
 //
 // A Backend makes an Evaluator for one problem shape (architecture, mask, pixel grid). The
 // Evaluator owns every buffer the problem needs, allocated once, so a fit of N steps allocates
@@ -8,10 +10,13 @@
 #include <cstddef>
 #include <memory>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "msinr/architecture.hpp"
+#include "msinr/encode_options.hpp"  // Device
 #include "msinr/mask.hpp"
 #include "msinr/siren.hpp"
 
@@ -47,7 +52,8 @@ class Evaluator {
   std::vector<std::uint32_t> subset_;
 };
 
-enum class BackendKind { kReference, kCpu, kCuda };
+struct BatchFitOptions;  // msinr/batch_fit.hpp
+struct FitResult;        // msinr/fitter.hpp
 
 // Tuning of the optimized CPU backend; the defaults are what `msinr bench fit` measured best.
 struct CpuBackendOptions {
@@ -60,12 +66,22 @@ struct CpuBackendOptions {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual BackendKind kind() const = 0;
+  // kCpu, kCuda or kReference (never kAuto).
+  virtual Device device() const = 0;
   // Human-readable: which engine and which device or instruction set it uses.
   virtual std::string description() const = 0;
   // Throws kInvalidArgument if the mask does not fit the architecture or the grid is empty.
   virtual std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask,
                                                     const Grid& grid) = 0;
+  // Many fits of one shape at once; call it through msinr::fit_batch (msinr/batch_fit.hpp), which
+  // checks the arguments first. This default runs the fits in lockstep on one evaluator, each step
+  // exactly fit()'s step; the CUDA backend overrides it with strided-batched GEMMs.
+  virtual std::vector<FitResult> fit_batch(const Architecture& arch, const Mask& mask, const Grid& grid,
+                                           std::span<std::vector<float>> params,
+                                           std::span<const float* const> targets, const BatchFitOptions& options);
+  // True when many tiles are best fitted together through fit_batch (a GPU: one launch for all),
+  // false when several independent fits on CPU threads win (small tiles spread badly over cores).
+  virtual bool prefers_batched_fits() const { return false; }
 };
 
 // The CUDA backend: cuBLAS SGEMMs and fused element-wise kernels, one CUDA stream per evaluator.
@@ -76,12 +92,31 @@ struct CudaBackendOptions {
   bool allow_tf32 = false;
 };
 
+struct BackendOptions {
+  Device device = Device::kAuto;
+  CpuBackendOptions cpu;    // used when the device is the CPU
+  CudaBackendOptions cuda;  // used when it is the GPU
+};
+
+// The one factory: every tool and the codec make their engine here. kAuto becomes resolve_device's
+// choice. Throws Error(kDevice) for kCuda when this build has no CUDA backend or no usable GPU.
+std::unique_ptr<Backend> make_backend(const BackendOptions& options = {});
+// kAuto -> kCuda when a GPU is usable, else kCpu; kCuda without one throws Error(kDevice) with the
+// reason; the others are returned as they are. Callers that plan work per device (threads, batching)
+// resolve once and then build backends for the resolved device.
+Device resolve_device(Device requested);
+
+// The engines themselves; make_backend picks among them.
 std::unique_ptr<Backend> make_reference_backend();
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
 // Throws Error(kDevice) when this build has no CUDA backend or no usable GPU is present.
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options = {});
 // True when this build has the CUDA backend and at least one CUDA device answers; never throws.
 bool cuda_backend_available();
-const char* backend_kind_name(BackendKind kind);
+
+// "auto", "cpu", "cuda", "reference": the spelling of the command line, the JSON and Python.
+const char* device_name(Device device);
+// The inverse; throws Error(kInvalidArgument) naming the choices.
+Device parse_device(std::string_view name);
 
 }  // namespace msinr

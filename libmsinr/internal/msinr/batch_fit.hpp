@@ -3,7 +3,8 @@
 // many images. On the CUDA backend every layer of every fit runs in one strided-batched cuBLAS
 // call and Adam in one masked kernel, so a GPU encodes all tiles of an image together. On any
 // other backend the fits run in lockstep on one evaluator with the ordinary Adam, giving exactly
-// (bit for bit) what fit() gives for each of them alone.
+// (bit for bit) what fit() gives for each of them alone. The engines differ through the virtual
+// Backend::fit_batch (msinr/backend.hpp); this function checks the arguments and calls it.
 //
 // Internal API (for the encoder and the benchmarks); it may change without notice.
 #include <cstddef>

@@ -461,7 +461,7 @@ class CpuEvaluator final : public Evaluator {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& options) : options_(options), k_(select(options)) {}
-  BackendKind kind() const override { return BackendKind::kCpu; }
+  Device device() const override { return Device::kCpu; }
   std::string description() const override {
     const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
     return std::string("cpu (") + k_.name + " kernels, OpenBLAS sgemm, " + std::to_string(threads) + " threads)";

@@ -3,7 +3,7 @@
 // on every run).
 //
 // One engine serves both entry points: an Evaluator is the engine with a batch of one, and the
-// batched fitter (cuda_batch_fitter.hpp) runs B independent fits of the same architecture, mask
+// batched fitter (CudaBackend::fit_batch, the override of Backend::fit_batch) runs B independent fits of the same architecture, mask
 // and grid through strided-batched GEMMs and one masked Adam kernel.
 //
 // Layouts. Parameters are the flat vector of ParamLayout, one copy per fit, fits P floats apart.
@@ -35,7 +35,7 @@
 #include <utility>
 #include <vector>
 
-#include "cuda/cuda_batch_fitter.hpp"
+#include "msinr/batch_fit.hpp"
 #include "kernels/elementwise.hpp"
 #include "msinr/backend.hpp"
 #include "msinr/error.hpp"
@@ -785,11 +785,17 @@ class CudaBackend final : public Backend {
     MSINR_CUDA_CHECK(cudaSetDevice(options.device));
     description_ = describe_device(options.device, options.allow_tf32);
   }
-  BackendKind kind() const override { return BackendKind::kCuda; }
+  Device device() const override { return Device::kCuda; }
   std::string description() const override { return description_; }
   std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask, const Grid& grid) override {
     return std::make_unique<CudaEvaluator>(options_, arch, mask, grid);
   }
+  // B fits in strided-batched cuBLAS calls and one masked Adam kernel per step, split into device
+  // batches of options.max_batch (0: what fits in 70% of the free memory).
+  std::vector<FitResult> fit_batch(const Architecture& arch, const Mask& mask, const Grid& grid,
+                                   std::span<std::vector<float>> params, std::span<const float* const> targets,
+                                   const BatchFitOptions& options) override;
+  bool prefers_batched_fits() const override { return true; }
   const CudaBackendOptions& options() const { return options_; }
 
  private:
@@ -817,18 +823,12 @@ bool cuda_backend_available() {
   return count > 0;
 }
 
-namespace cuda {
+namespace cuda_detail {
 
-bool is_cuda_backend(const Backend& backend) {
-  return dynamic_cast<const cuda_detail::CudaBackend*>(&backend) != nullptr;
-}
-
-std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, const Mask& mask, const Grid& grid,
-                                 std::span<std::vector<float>> params, std::span<const float* const> targets,
-                                 const BatchFitOptions& options) {
-  using namespace cuda_detail;
-  auto* cb = dynamic_cast<CudaBackend*>(&backend);
-  if (!cb) throw Error(ErrorCode::kInternal, "cuda::fit_batch called with a non-CUDA backend");
+std::vector<FitResult> CudaBackend::fit_batch(const Architecture& arch, const Mask& mask, const Grid& grid,
+                                              std::span<std::vector<float>> params,
+                                              std::span<const float* const> targets, const BatchFitOptions& options) {
+  const CudaBackend* cb = this;
   const auto start = std::chrono::steady_clock::now();
   const std::size_t total = params.size();
   std::vector<FitResult> results(total);
@@ -920,5 +920,5 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
   return results;
 }
 
-}  // namespace cuda
+}  // namespace cuda_detail
 }  // namespace msinr
