@@ -20,9 +20,9 @@ struct Run {
   std::string out;  // stdout and stderr together
 };
 
-Run run(const std::string& args) {
+Run run_command(const std::string& command) {
   Run r;
-  const std::string cmd = std::string(MSINR_CLI) + " " + args + " 2>&1";
+  const std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   char buf[4096];
@@ -31,6 +31,13 @@ Run run(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+// As run(), with environment assignments ("NAME=value ...") for the command alone.
+Run run_env(const std::string& env, const std::string& args) {
+  return run_command("env " + env + " " + std::string(MSINR_CLI) + " " + args);
+}
+
+Run run(const std::string& args) { return run_command(std::string(MSINR_CLI) + " " + args); }
 
 struct TempDir {
   fs::path path;
@@ -133,6 +140,43 @@ TEST_CASE("bad input: a clear one-line error, exit 1, and no output file") {
     CHECK(r.code == 1);
     CHECK(r.out.find("CUDA") != std::string::npos);
   }
+}
+
+TEST_CASE("the CUDA runtime is loaded only when a GPU is asked for or present: the backend is a plugin") {
+  // LD_DEBUG=files makes the dynamic loader name every library it maps, dlopen'ed ones included.
+  TempDir dir;
+  const std::string in = make_png(dir, 24, 20);
+  const std::string out = dir / "x.msinr";
+  Run r = run_env("LD_DEBUG=files", "--version");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("libcudart") == std::string::npos);
+  r = run_env("LD_DEBUG=files", "encode " + in + " -o " + out + " --steps 2 --device cpu");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("libcudart") == std::string::npos);
+  CHECK(r.out.find("libmsinr_cuda") == std::string::npos);
+  if (!msinr::gpu_device_nodes_present()) {  // auto on a machine without a GPU loads nothing either
+    r = run_env("LD_DEBUG=files", "encode " + in + " -o " + out + " -f --steps 2");
+    CHECK(r.code == 0);
+    CHECK(r.out.find("libmsinr_cuda") == std::string::npos);
+  }
+#if MSINR_TEST_CUDA_PLUGIN
+  // Asked for, the plugin is found beside the binary and loaded, and with it the CUDA runtime.
+  r = run_env("LD_DEBUG=files", "encode " + in + " -o " + out + " -f --steps 2 --device cuda");
+  CHECK(r.out.find("libmsinr_cuda.so") != std::string::npos);
+  CHECK(r.out.find("libcudart") != std::string::npos);
+  if (!msinr::cuda_backend_available()) {
+    CHECK(r.code != 0);
+    CHECK(r.out.find("no usable CUDA device") != std::string::npos);  // thrown inside the plugin
+  }
+  // A plugin that is not there is a clear error naming the path, not a crash.
+  r = run_env("MSINR_CUDA_PLUGIN=" + (dir / "missing.so"), "encode " + in + " -o " + out + " -f --steps 2 --device cuda");
+  CHECK(r.code != 0);
+  CHECK(r.out.find("missing.so (missing)") != std::string::npos);
+  // Nor is a file that is no msinr plugin (here: the PNG).
+  r = run_env("MSINR_CUDA_PLUGIN=" + in, "encode " + in + " -o " + out + " -f --steps 2 --device cuda");
+  CHECK(r.code != 0);
+  CHECK(r.out.find("MSINR_CUDA_PLUGIN") != std::string::npos);
+#endif
 }
 
 namespace {

@@ -101,7 +101,8 @@ struct BackendOptions {
 // The one factory: every tool and the codec make their engine here. kAuto becomes resolve_device's
 // choice. Throws Error(kDevice) for kCuda when this build has no CUDA backend or no usable GPU.
 std::unique_ptr<Backend> make_backend(const BackendOptions& options = {});
-// kAuto -> kCuda when a GPU is usable, else kCpu; kCuda without one throws Error(kDevice) with the
+// kAuto -> kCuda when a GPU is usable (checked only where a GPU device node exists, so a CPU-only
+// machine never loads the CUDA plugin), else kCpu; kCuda without one throws Error(kDevice) with the
 // reason; the others are returned as they are. Callers that plan work per device (threads, batching)
 // resolve once and then build backends for the resolved device.
 Device resolve_device(Device requested);
@@ -112,7 +113,14 @@ std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {})
 // Throws Error(kDevice) when this build has no CUDA backend or no usable GPU is present.
 std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options = {});
 // True when this build has the CUDA backend and at least one CUDA device answers; never throws.
+// The first call of either loads the backend's plugin (libmsinr_cuda.so), and with it the CUDA
+// runtime; nothing else does, so CPU-only work never maps CUDA.
 bool cuda_backend_available();
+// "loaded", or why the CUDA plugin is not (for error messages and tests).
+std::string cuda_plugin_status();
+// True when the machine shows an NVIDIA GPU's device node (/dev/nvidiactl, /dev/nvidia0, WSL's
+// /dev/dxg): without one, kAuto does not try CUDA.
+bool gpu_device_nodes_present();
 
 // "auto", "cpu", "cuda", "reference": the spelling of the command line, the JSON and Python.
 const char* device_name(Device device);

@@ -37,6 +37,12 @@
 
 #include "msinr/batch_fit.hpp"
 #include "kernels/elementwise.hpp"
+
+#if defined(MSINR_CUDA_PLUGIN_LINKED)
+#define MSINR_CUDA_PLUGIN_EXPORT
+#else
+#define MSINR_CUDA_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
 #include "msinr/backend.hpp"
 #include "msinr/error.hpp"
 #include "msinr/fitter.hpp"
@@ -807,13 +813,12 @@ class CudaBackend final : public Backend {
 
 // ---------------------------------------------------------------------------------------------
 
-std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options) {
-  if (!cuda_backend_available())
-    throw Error(ErrorCode::kDevice, "no usable CUDA device (is an NVIDIA GPU and its driver present?)");
-  return std::make_unique<cuda_detail::CudaBackend>(options);
-}
+// The plugin's entry points (libmsinr_cuda.so; libmsinr/src/backend.cpp loads it on first use).
+// Only these three are exported: everything else in the plugin, its own copy of the engine included,
+// is hidden, so it cannot clash with the host's.
 
-bool cuda_backend_available() {
+namespace {
+bool any_cuda_device() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -822,6 +827,23 @@ bool cuda_backend_available() {
   }
   return count > 0;
 }
+}  // namespace
+
+extern "C" {
+
+// The host refuses a plugin whose string differs from its own: they share classes' layouts.
+MSINR_CUDA_PLUGIN_EXPORT const char* msinr_cuda_plugin_version() { return MSINR_CUDA_PLUGIN_ABI; }
+
+MSINR_CUDA_PLUGIN_EXPORT int msinr_cuda_plugin_available() { return any_cuda_device() ? 1 : 0; }
+
+// Throws Error(kDevice) without a usable device (the host catches it as its own msinr::Error).
+MSINR_CUDA_PLUGIN_EXPORT Backend* msinr_cuda_plugin_make_backend(const CudaBackendOptions* options) {
+  if (!any_cuda_device())
+    throw Error(ErrorCode::kDevice, "no usable CUDA device (is an NVIDIA GPU and its driver present?)");
+  return new cuda_detail::CudaBackend(options ? *options : CudaBackendOptions{});
+}
+
+}  // extern "C"
 
 namespace cuda_detail {
 
