@@ -70,6 +70,7 @@ struct EncodeArgs {
   int refit_steps = codec::EncodeOptions{}.refit_steps;
   float refit_lr = 0.0f;
   std::string lr_schedule = "constant";
+  double pixel_fraction = codec::EncodeOptions{}.pixel_fraction;
   EngineArgs engine;
   bool quiet = false, json = false, force = false, best_effort = false;
   std::uint64_t max_pixels = codec::kDefaultMaxImagePixels;  // input images: refused beyond, from the header
@@ -103,6 +104,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.bits = a.bits;
   o.quant_loss_db = a.quant_loss;
   o.refit_steps = a.refit_steps;
+  o.pixel_fraction = a.pixel_fraction;
   o.refit_lr = a.refit_lr;
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = parse_device(a.engine.device);
@@ -438,6 +440,10 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       ->capture_default_str()->check(CLI::Range(0, 100000));
   enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: the fit's / 300)")
       ->check(CLI::PositiveNumber);
+  enc->add_option("--pixel-fraction", e->pixel_fraction,
+                  "Each Adam step on a fresh random subset of this fraction of a tile's pixels; a step then costs "
+                  "about the fraction, so e.g. --pixel-fraction 0.5 --steps 200 takes the time of 100 full steps")
+      ->capture_default_str()->check(CLI::Range(0.001, 1.0));
   add_engine_options(*enc, e->engine);
   enc->add_flag("--best-effort", e->best_effort,
                 "When a --bpp / --psnr target cannot be met, write the closest file and exit 0 (default: write "

@@ -147,6 +147,7 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
   bo.steps = opt.steps;
   bo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
   bo.adam.schedule = opt.lr_schedule;
+  bo.sampling.fraction = opt.pixel_fraction;
   std::size_t done = 0;
   for (const auto& group : groups) {
     const Grid grid = tile_grid(tiles[group.front()], model.tile_size);
@@ -236,6 +237,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
     fo.steps = opt.steps;
     fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
     fo.adam.schedule = opt.lr_schedule;
+    fo.sampling.fraction = opt.pixel_fraction;
     fit(*ev, level.mask, params, target.data(), fo);
     for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
     std::vector<float> y(target.size());
@@ -299,6 +301,8 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   if (opt.bits != 0 && opt.bits != 16) throw Error(ErrorCode::kInvalidArgument, "bits must be 0 (quantized) or 16 (fp16)");
   if (!(opt.quant_loss_db >= 0.0) || !std::isfinite(opt.quant_loss_db))
     throw Error(ErrorCode::kInvalidArgument, "the quantization loss must be a finite number of dB >= 0");
+  if (!(opt.pixel_fraction > 0.0 && opt.pixel_fraction <= 1.0))
+    throw Error(ErrorCode::kInvalidArgument, "the pixel fraction must be in (0, 1]");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   const Image rgb = to_rgb(input);
   ParamLayout layout(model.arch);

@@ -24,6 +24,10 @@ enum class TileFitting { kAuto, kPerTile, kBatched };
 // quantization loss, threads, device, progress) and those only the command line and the tools offer.
 struct EncodeOptions : msinr::EncodeOptions {
   LrSchedule lr_schedule = LrSchedule::kConstant;  // how the rate moves over the steps
+  // Each Adam step on a fresh random subset of this fraction of a tile's pixels (1: all of them); a
+  // step then costs about the fraction. Every tile draws the same seeded sequence, so an encode
+  // repeats exactly and the CPU's batched and per-tile fits stay equal.
+  double pixel_fraction = 1.0;
   // Quantized payload: Adam steps of quantization-aware refit (straight-through) after the steps are
   // chosen; 0 turns it off. refit_lr 0: the fit's rate / 300 (1e-5 for the built-in model), the best
   // of 1e-4 .. 3e-6 on validation: the refit only nudges values across rounding boundaries.

@@ -198,7 +198,9 @@ std::vector<FitResult> Backend::fit_batch(const Architecture& arch, const Mask& 
   std::vector<float> grad(layout.param_count());
   int steps_taken = 0;
   bool cancelled = false;
+  PixelSubsets subsets(*evaluator, options.sampling);
   for (int step = 1; step <= options.steps && !cancelled; ++step) {
+    subsets.next();
     double mean = 0.0;
     for (std::size_t i = 0; i < params.size(); ++i) {
       const double loss = evaluator->loss_and_gradient(params[i].data(), targets[i], grad.data());
@@ -212,6 +214,7 @@ std::vector<FitResult> Backend::fit_batch(const Architecture& arch, const Mask& 
     steps_taken = step;
     if (options.on_step && !options.on_step(step, mean / static_cast<double>(params.size()))) cancelled = true;
   }
+  subsets.clear();
   for (std::size_t i = 0; i < params.size(); ++i) {
     FitResult& r = results[i];
     r.steps_taken = steps_taken;

@@ -47,6 +47,21 @@ double psnr_from_mse(double mse) {
   return -10.0 * std::log10(mse);
 }
 
+PixelSubsets::PixelSubsets(Evaluator& evaluator, const PixelSampling& sampling)
+    : evaluator_(evaluator), pixels_(evaluator.grid().pixels()), rng_(sampling.seed) {
+  if (!(sampling.fraction > 0.0 && sampling.fraction <= 1.0))
+    throw Error(ErrorCode::kInvalidArgument, "the pixel fraction of a fit must be in (0, 1]");
+  keep_ = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(sampling.fraction * static_cast<double>(pixels_))));
+}
+
+void PixelSubsets::next() {
+  if (keep_ < pixels_) evaluator_.set_pixel_subset(random_pixel_subset(pixels_, keep_, rng_, scratch_));
+}
+
+void PixelSubsets::clear() {
+  if (keep_ < pixels_) evaluator_.set_pixel_subset({});
+}
+
 FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params, const float* target,
               const FitOptions& options) {
   if (params.size() != mask.size())
@@ -57,7 +72,9 @@ FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params
   Adam adam(params.size(), options.adam);
   std::vector<float> grad(params.size());
   FitResult result;
+  PixelSubsets subsets(evaluator, options.sampling);
   for (int step = 1; step <= options.steps; ++step) {
+    subsets.next();
     const double loss = evaluator.loss_and_gradient(params.data(), target, grad.data());
     if (!std::isfinite(loss))
       throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
@@ -70,6 +87,7 @@ FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params
       break;
     }
   }
+  subsets.clear();
   result.final_loss = evaluator.loss(params.data(), target);
   result.final_psnr = psnr_from_mse(result.final_loss);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

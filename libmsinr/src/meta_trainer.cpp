@@ -33,8 +33,7 @@ Mask random_prune_mask(const ParamLayout& layout, const Mask& current, std::size
   for (std::size_t i = 0; i < current.size(); ++i)
     if (layout.weight_flags()[i] && current[i]) alive.push_back(static_cast<std::uint32_t>(i));
   if (keep > alive.size()) throw Error(ErrorCode::kInvalidArgument, "random pruning: cannot keep more than survive");
-  // Partial Fisher-Yates: the first `keep` entries become a uniform random subset.
-  for (std::size_t k = 0; k < keep; ++k) std::swap(alive[k], alive[k + rng.below(alive.size() - k)]);
+  partial_shuffle(alive, keep, rng);
   Mask next = current;
   for (std::size_t k = keep; k < alive.size(); ++k) next[alive[k]] = 0;
   return next;
@@ -107,15 +106,9 @@ MamlTaskLoss MetaTrainer::outer_step(MetaTrainingState& state, std::span<const i
       // A fresh uniform subset per task, drawn from the state's generator (so resumes repeat it).
       // Every process draws every task's subset, so the generator advances the same everywhere.
       Rng rng(state.rng_state);
-      pixel_order_.resize(n_pixels);
-      std::iota(pixel_order_.begin(), pixel_order_.end(), 0u);
-      for (std::size_t j = 0; j < n_sample; ++j) std::swap(pixel_order_[j], pixel_order_[j + rng.below(n_pixels - j)]);
+      std::vector<std::uint32_t> subset = random_pixel_subset(n_pixels, n_sample, rng, pixel_order_);
       state.rng_state = rng.state();
-      if (mine) {
-        std::vector<std::uint32_t> subset(pixel_order_.begin(), pixel_order_.begin() + static_cast<std::ptrdiff_t>(n_sample));
-        std::sort(subset.begin(), subset.end());  // memory order: neighbouring pixels share cache lines
-        evaluator_->set_pixel_subset(std::move(subset));
-      }
+      if (mine) evaluator_->set_pixel_subset(std::move(subset));
     }
     if (!mine) continue;
     float* grad = shared ? task_grads_.data() + static_cast<std::size_t>(k) * row : task_grad_.data();

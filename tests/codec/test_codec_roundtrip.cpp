@@ -422,6 +422,29 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   CHECK_THROWS_AS(encode_image(im, m, o), msinr::Error);
 }
 
+TEST_CASE("codec: subset fits (--pixel-fraction) repeat exactly, keep batched == per tile, and are checked") {
+  const Model& m = test_model();
+  const Image im = codec_test::kodim23_crop(50, 37);
+  codec::EncodeOptions o = cpu_options(2);
+  o.steps = 20;
+  o.threads = 1;
+  const EncodeResult full = encode_image(im, m, o);
+  o.pixel_fraction = 0.5;
+  o.tile_fitting = TileFitting::kPerTile;
+  const EncodeResult half = encode_image(im, m, o);
+  CHECK(encode_image(im, m, o).bytes == half.bytes);  // seeded: the same file again
+  CHECK(half.bytes != full.bytes);                     // and the subsets did change the fit
+  CHECK(half.fit_psnr > 10.0);
+  o.tile_fitting = TileFitting::kBatched;
+  const EncodeResult batched = encode_image(im, m, o);
+  CHECK(batched.bytes == half.bytes);
+  CHECK(batched.fit_psnr == half.fit_psnr);
+  for (double bad : {0.0, -0.5, 1.5, std::nan("")}) {
+    o.pixel_fraction = bad;
+    codec_test::check_error([&] { encode_image(im, m, o); }, ErrorCode::kInvalidArgument, "pixel fraction");
+  }
+}
+
 TEST_CASE("codec: a Fourier-feature model (appendix B) trains, survives its file and round-trips images") {
   const Model m = codec_test::train_tiny_model({32, 3, 24, 20, 2, 5, 12, 30.0f, Network::kFourier});
   CHECK(m.arch.network == Network::kFourier);

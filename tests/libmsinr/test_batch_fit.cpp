@@ -2,6 +2,7 @@
 // bit, what fit() gives for each of them alone (the CUDA version is compared in test_cuda).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ TEST_CASE("fit_batch on the CPU equals single fits exactly, dense and masked") {
     single.steps = 12;
     single.adam.lr = 2e-3f;
     if (density == 0.5) single.adam.schedule = LrSchedule::kCosine;  // the schedule too, step for step
+    if (density == 0.3) single.sampling.fraction = 0.4;  // and subset fits: the same subsets, step for step
     std::vector<std::vector<float>> expected = inits;
     std::vector<FitResult> expected_results;
     auto evaluator = backend->make_evaluator(arch, mask, grid);
@@ -40,6 +42,7 @@ TEST_CASE("fit_batch on the CPU equals single fits exactly, dense and masked") {
     BatchFitOptions batch;
     batch.steps = single.steps;
     batch.adam = single.adam;
+    batch.sampling = single.sampling;
     int calls = 0;
     batch.on_step = [&](int step, double mean_loss) {
       CHECK(step == ++calls);
@@ -164,4 +167,47 @@ TEST_CASE("fit_batch goes through the backend's own fit_batch, after checking th
   std::vector<const float*> short_targets{target.data()};
   CHECK_THROWS_AS(fit_batch(backend, arch, mask, grid, params, short_targets, o), Error);
   CHECK(backend.calls == 1);  // refused before the backend saw it
+}
+
+TEST_CASE("subset fits: each step sees a fresh seeded subset of the asked size, and the final loss sees every pixel") {
+  const Architecture arch{2, 16, 2, 3, 30.0f};
+  const ParamLayout layout(arch);
+  const Grid grid{10, 12};
+  auto backend = make_cpu_backend();
+  auto evaluator = backend->make_evaluator(arch, dense_mask(layout), grid);
+  PixelSampling sampling;
+  sampling.fraction = 0.25;
+  PixelSubsets subsets(*evaluator, sampling);
+  subsets.next();
+  const auto first = evaluator->pixel_subset();
+  CHECK(first.size() == 30u);  // round(0.25 * 120)
+  CHECK(std::is_sorted(first.begin(), first.end()));
+  CHECK(std::adjacent_find(first.begin(), first.end()) == first.end());  // no pixel twice
+  subsets.next();
+  CHECK(evaluator->pixel_subset() != first);
+  subsets.clear();
+  CHECK(evaluator->pixel_subset().empty());
+  PixelSubsets again(*evaluator, sampling);  // the same seed draws the same sequence
+  again.next();
+  CHECK(evaluator->pixel_subset() == first);
+  again.clear();
+  sampling.fraction = 1.0;  // every pixel: the evaluator is left as it is
+  PixelSubsets all(*evaluator, sampling);
+  all.next();
+  CHECK(evaluator->pixel_subset().empty());
+  for (double bad : {0.0, 1.01, -1.0}) {
+    sampling.fraction = bad;
+    CHECK_THROWS_AS(PixelSubsets(*evaluator, sampling), Error);
+  }
+
+  // A subset fit reports the loss over every pixel at the end, as a plain fit does.
+  const auto target = test::synthetic_target(grid.rows, grid.cols);
+  std::vector<float> params = siren_init(arch, 3);
+  FitOptions fo;
+  fo.steps = 15;
+  fo.adam.lr = 1e-3f;
+  fo.sampling.fraction = 0.5;
+  const FitResult r = fit(*evaluator, dense_mask(layout), params, target.data(), fo);
+  CHECK(evaluator->pixel_subset().empty());
+  CHECK(r.final_loss == doctest::Approx(evaluator->loss(params.data(), target.data())));
 }

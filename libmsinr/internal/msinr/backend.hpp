@@ -31,6 +31,7 @@ class Evaluator {
   // Meta-training samples pixels this way to make large tiles affordable.
   void set_pixel_subset(std::vector<std::uint32_t> pixels);
   const std::vector<std::uint32_t>& pixel_subset() const { return subset_; }
+  const Grid& grid() const { return grid_; }
 
   // Network output on the grid: pixels x out_features, interleaved (pixel-major, row by row).
   virtual void forward(const float* params, float* out) = 0;

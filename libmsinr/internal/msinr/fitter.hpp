@@ -55,9 +55,34 @@ struct FitProgress {
   double psnr = 0.0;   // the paper's PSNR of that loss: -10 log10(MSE), peak 1
 };
 
+// Subset fits: each step's loss and gradient over a fresh uniform random subset of this fraction of
+// the pixels (1: every pixel). A step then costs about the fraction, so more steps fit in the same
+// time, and on validation more steps on fewer pixels beat fewer steps on all of them
+// (docs/results.md). The draws are seeded, so a fit repeats exactly; the final loss is over every pixel.
+struct PixelSampling {
+  double fraction = 1.0;
+  std::uint64_t seed = 0x5355425345540000ull;  // "SUBSET"
+};
+
+// Puts PixelSampling's per-step subsets on an evaluator (nothing at fraction 1). Throws
+// kInvalidArgument for a fraction outside (0, 1].
+class PixelSubsets {
+ public:
+  PixelSubsets(Evaluator& evaluator, const PixelSampling& sampling);
+  void next();   // a fresh subset for the coming step
+  void clear();  // every pixel again (the final loss)
+
+ private:
+  Evaluator& evaluator_;
+  std::size_t pixels_ = 0, keep_ = 0;
+  Rng rng_;
+  std::vector<std::uint32_t> scratch_;
+};
+
 struct FitOptions {
   int steps = 100;
   AdamConfig adam;
+  PixelSampling sampling;
   // Called after every step; return false to stop early (the result then says so).
   std::function<bool(const FitProgress&)> on_step;
 };

@@ -1,8 +1,10 @@
 #pragma once
 // Initialization and coordinates: the parts of the numerics contract (DESIGN.md) that are not
 // a backend's business.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "msinr/architecture.hpp"
@@ -56,5 +58,24 @@ class Rng {
  private:
   std::uint64_t state_;
 };
+
+// Partial Fisher-Yates: afterwards the first `keep` of `items` are a uniform random subset of all of
+// them (pruning masks, pixel subsets).
+template <class T>
+void partial_shuffle(std::vector<T>& items, std::size_t keep, Rng& rng) {
+  for (std::size_t k = 0; k < keep && k < items.size(); ++k) std::swap(items[k], items[k + rng.below(items.size() - k)]);
+}
+
+// A uniform random `keep` of the pixels 0..n-1, in ascending (memory) order, so neighbouring pixels
+// still share cache lines. `scratch` is reused between calls. Meta-training and subset fits use it.
+inline std::vector<std::uint32_t> random_pixel_subset(std::size_t n, std::size_t keep, Rng& rng,
+                                                      std::vector<std::uint32_t>& scratch) {
+  scratch.resize(n);
+  std::iota(scratch.begin(), scratch.end(), 0u);
+  partial_shuffle(scratch, keep, rng);
+  std::vector<std::uint32_t> subset(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(std::min(keep, n)));
+  std::sort(subset.begin(), subset.end());
+  return subset;
+}
 
 }  // namespace msinr
