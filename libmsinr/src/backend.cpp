@@ -18,7 +18,7 @@
 
 namespace msinr {
 
-// The CUDA backend is a plugin, libmsinr_cuda.so (libmsinr/src/cuda/cuda_plugin.cpp's entry points),
+// The CUDA backend is a plugin, libmsinr_cuda.so (the entry points at the end of cuda_backend.cu),
 // loaded on first use: linked in, the CUDA runtime and cuBLAS cost every process about 150 MB of
 // memory at startup (docs/performance.md), CPU-only runs included.
 extern "C" {

@@ -142,6 +142,30 @@ TEST_CASE("bad input: a clear one-line error, exit 1, and no output file") {
   }
 }
 
+TEST_CASE("encode --effort presets --steps and --pixel-fraction, and an explicit --steps wins") {
+  TempDir dir;
+  const std::string in = make_png(dir, 20, 16);
+  const std::string out = dir / "x.msinr";
+  Run r = run("encode " + in + " -o " + out + " --level 8 --effort high --json");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"steps\": 200") != std::string::npos);
+  r = run("encode " + in + " -o " + out + " -f --level 8 --effort high --steps 7 --json");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"steps\": 7") != std::string::npos);
+  r = run("encode " + in + " -o " + out + " -f --level 8 --effort fast --json");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"steps\": 100") != std::string::npos);
+  // The presets differ only in their fits: fast (half the pixels) is not the default's file.
+  const auto fast = msinr::codec::read_file(out);
+  r = run("encode " + in + " -o " + out + " -f --level 8 --json");
+  CHECK(r.code == 0);
+  CHECK(msinr::codec::read_file(out) != fast);
+  r = run("encode " + in + " -o " + out + " -f --effort extreme");
+  CHECK(r.code == 2);
+  r = run("encode " + in + " -o " + out + " -f --pixel-fraction 0");
+  CHECK(r.code == 2);
+}
+
 TEST_CASE("the CUDA runtime is loaded only when a GPU is asked for or present: the backend is a plugin") {
   // LD_DEBUG=files makes the dynamic loader name every library it maps, dlopen'ed ones included.
   TempDir dir;
