@@ -36,7 +36,8 @@ double ssim(const Image& a, const Image& b);
 // at scale 5, each clipped at 0, raised to its weight and multiplied. Between scales each plane is
 // 2x2 box-averaged; an odd last row or column is averaged with itself (Wang's msssim.m and
 // TensorFlow's ssim_multiscale pad the same way). For sides that stay even down to scale 5 this
-// equals pytorch_msssim.ms_ssim(data_range=255) on double tensors, which pads odd sides differently.
+// equals pytorch_msssim.ms_ssim(data_range=255) on double tensors with a double window (to 5e-15 on
+// the test images); it pads odd sides differently.
 // Both sides must be at least kMsSsimMinSide (161), so the fifth scale still holds the 11x11 window;
 // smaller images are refused (kInvalidArgument), as pytorch_msssim refuses them; `msinr rd` records
 // nan for them.
