@@ -231,7 +231,8 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print the summary as JSON lines (kind: point, bd, compare, run)");
   cmd->add_option("--json-out", a->json_out,
                   "Also write those JSON lines to FILE (atomically; '-': standard output, as --json). An existing\n"
-                  "FILE is replaced only with -f");
+                  "FILE is replaced only with -f")
+      ->type_name("FILE");
   cmd->add_flag("-f,--force", a->force, "Replace an existing --json-out file");
   cmd->add_flag("--no-bd", a->no_bd,
                 "Measure even when a curve would have fewer than 4 points (BD-rate is then undefined and reported\n"
