@@ -469,7 +469,7 @@ int run_bench_codec(BenchCodecArgs a) {
     eo.level = level;
     eo.bits = m.bits;
     eo.refit_steps = m.refit_steps;
-    eo.device = codec::Device::kCpu;
+    eo.device = Device::kCpu;
     codec::EncodeResult r;
     ModeFigures f;
     f.mode = m.name;

@@ -152,7 +152,7 @@ TEST_CASE("codec: a rate-control search reports its level, step and fits; a fixe
   const auto sparse = encode_image(im, m, cpu_options(3));
   const auto dense = encode_image(im, m, cpu_options(0));
   std::vector<SearchStatus> seen;
-  EncodeOptions o;
+  codec::EncodeOptions o;
   o.device = Device::kCpu;
   o.search = [&](const SearchStatus& s) { seen.push_back(s); };
   auto check_sequence = [&](const EncodeResult& r) {
