@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,10 +90,28 @@ struct Encoded {
   std::string report;  // the summary line or JSON object ("" with --quiet)
 };
 
-// Encodes one image to `output` (a file, or "-" for standard output). `on_tiles(done, total)`
-// follows the tiles.
+// What a --bpp / --psnr search is trying, for the progress line: "level 5, step scale 0.0123: 1.02 bpp".
+std::string search_detail(const codec::SearchStatus& s, double pixels) {
+  char buf[160];
+  const std::string phase = s.phase;
+  if (phase == "fit") {
+    std::snprintf(buf, sizeof buf, "fitting level %d (fit %d of at most %d)", s.level, s.fits_done + 1, s.fits_max);
+  } else if (phase == "refit") {
+    std::snprintf(buf, sizeof buf, "level %d, refit at step scale %.4g", s.level, s.step_scale);
+  } else {
+    int n = std::snprintf(buf, sizeof buf, "level %d, step scale %.4g", s.level, s.step_scale);
+    if (s.bytes > 0) n += std::snprintf(buf + n, sizeof buf - n, ": %.3f bpp", static_cast<double>(s.bytes) * 8.0 / pixels);
+    if (s.psnr > 0) std::snprintf(buf + n, sizeof buf - n, "%s %.2f dB", s.bytes > 0 ? "," : ":", s.psnr);
+  }
+  return buf;
+}
+
+// Encodes one image to `output` (a file, or "-" for standard output). `on_tiles(done, total, detail)`
+// follows the tiles. A --bpp / --psnr search reports as one span of work: every level fit it may
+// take counts its tiles (total = tiles x the most fits it can take, so the ETA is an upper bound),
+// and `detail` says which level and quantizer step it is trying.
 Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::string& input, const std::string& output,
-                   const std::function<void(std::size_t, std::size_t)>& on_tiles) {
+                   const std::function<void(std::size_t, std::size_t, const std::string&)>& on_tiles) {
   const std::string in_name = display_name(input, false), out_name = display_name(output, true);
   const auto file = read_input(input, codec::kMaxImageFileBytes);
   const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
@@ -112,10 +131,29 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
+  std::mutex search_mutex;  // tiles are reported from worker threads
+  codec::SearchStatus search;
+  std::size_t fit_done = 0, fit_tiles = 0;
+  std::string detail;
+  auto show = [&] {  // with search_mutex held
+    const std::size_t fits = static_cast<std::size_t>(std::max(search.fits_max, 1));
+    on_tiles(static_cast<std::size_t>(search.fits_done) * fit_tiles + fit_done, fits * fit_tiles, detail);
+  };
   if (on_tiles)
     o.progress = [&](std::size_t done, std::size_t total) {
-      on_tiles(done, total);
+      std::lock_guard<std::mutex> lock(search_mutex);
+      fit_done = done;
+      fit_tiles = total;
+      show();
       return true;
+    };
+  if (on_tiles && (a.bpp > 0 || a.psnr > 0))
+    o.search = [&](const codec::SearchStatus& s) {
+      std::lock_guard<std::mutex> lock(search_mutex);
+      if (s.fits_done != search.fits_done) fit_done = 0;  // a fit finished: its tiles are in fits_done now
+      search = s;
+      detail = search_detail(s, static_cast<double>(image.width) * image.height);
+      show();
     };
   if (!a.quiet && (a.bpp > 0 || a.psnr > 0))
     o.log = [&](const std::string& line) { std::fprintf(stderr, "\rmsinr: %s: %s\n", in_name.c_str(), line.c_str()); };
@@ -205,8 +243,9 @@ int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::
       check_output(outputs[i], {inputs[i], a.model}, a.force);
       progress.set_label(label);
       progress.update(static_cast<double>(i));
-      const Encoded e = encode_one(a, model, inputs[i], outputs[i], [&](std::size_t done, std::size_t total) {
-        progress.update(static_cast<double>(i) + static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)));
+      const Encoded e = encode_one(a, model, inputs[i], outputs[i], [&](std::size_t done, std::size_t total, const std::string& detail) {
+        progress.update(static_cast<double>(i) + static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)),
+                        detail);
       });
       progress.finish();  // the summary line stands alone; the bar comes back with the next image
       print_report(e.report, stdout);
@@ -283,9 +322,9 @@ int run_encode(const EncodeArgs& a) {
   warn_extension(output, {".msinr"}, "an msinr container", a.quiet);
   const codec::Model model = load_model_arg(a.model);
   Progress progress(progress_mode(a.quiet || a.json), "encode " + display_name(input, false), 0.0, "tiles");
-  const Encoded e = encode_one(a, model, input, output, [&](std::size_t done, std::size_t total) {
+  const Encoded e = encode_one(a, model, input, output, [&](std::size_t done, std::size_t total, const std::string& detail) {
     progress.set_total(static_cast<double>(total));
-    progress.update(static_cast<double>(done));
+    progress.update(static_cast<double>(done), detail);
   });
   progress.finish();
   print_report(e.report, is_stdio(output) ? stderr : stdout);
@@ -418,7 +457,10 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       "is never written over. Several inputs, or a folder (its .png/.jpg/.jpeg images), go into a\n"
       "folder given as -o DIR/ or --out-dir DIR as NAME.msinr, one line each and a total; outputs that\n"
       "already exist are skipped, so a rerun finishes an interrupted batch (-f redoes them).\n"
-      "On a terminal a progress bar follows the tiles (and the images of a batch).\n\n"
+      "On a terminal a progress bar follows the tiles (and the images of a batch); off one, a line\n"
+      "every 10 s. A --bpp / --psnr search counts every level fit it may take, so its ETA is an upper\n"
+      "bound, and the line says which level and quantizer step scale it is trying\n"
+      "(\"level 5, step scale 0.61: 0.987 bpp\").\n\n"
       "Examples:\n  msinr encode photo.png photo.msinr\n  msinr encode photo.jpg -o photo.msinr --bpp 2\n"
       "  msinr encode photo.png photo.msinr -q 80 -f\n"
       "  msinr encode photo.png photo.msinr --psnr 28 --json\n"

@@ -1,5 +1,7 @@
 // msinr rd: rate-distortion of msinr against JPEG on a folder of images (tools/rd/, docs/rd.md).
 #include <algorithm>
+#include <cstdint>
+#include <span>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -8,28 +10,70 @@
 #include "cli/distributed.hpp"
 #include "cli/json.hpp"
 #include "cli/models.hpp"
+#include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/setup.hpp"
 #include "codec/default_model.hpp"
+#include "codec/metrics.hpp"
 #include "codec/model.hpp"
 #include "tools/rd/rd.hpp"
+#include "format/file_io.hpp"
 #include "msinr/error.hpp"
 
 namespace msinr::cli {
 namespace {
 
 struct RdArgs {
-  std::string images, model, levels, bits = "0,16", qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title;
+  std::string images, model, levels, bits = "0,16", qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title,
+      json_out;
   int crop = 0, count = 0, steps = 100, jobs = 0, compare_crop = 0;
   float lr = 0.0f;
   EngineArgs engine;
-  bool log_rate = false, json = false, quiet = false;
+  bool log_rate = false, json = false, quiet = false, no_bd = false, force = false;
 };
 
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
+}
+
+// The JSON lines of --json and --json-out: a "point" per curve point, a "bd" per Bjontegaard
+// comparison (with the interval each figure was integrated over), a "compare" per comparison row,
+// then one "run".
+std::string json_lines(const tools::RdReport& r, const RdArgs& a, const codec::Model& model) {
+  std::string out;
+  auto line = [&out](const JsonLine& j) { out += j.str() + "\n"; };
+  for (const auto& s : r.summary) {
+    JsonLine j;
+    j.add("kind", "point").add("codec", s.codec).add("setting", s.setting).add("count", s.count).add("bpp", s.bpp);
+    j.add("psnr_mean", s.psnr_mean).add("psnr_of_mean_mse", s.psnr_of_mean_mse).add("ssim", s.ssim).add("ms_ssim", s.ms_ssim);
+    j.add("encode_seconds", s.encode_seconds).add("decode_seconds", s.decode_seconds);
+    line(j);
+  }
+  for (const auto& b : r.bd) {
+    JsonLine j;
+    j.add("kind", "bd").add("anchor", b.anchor).add("test", b.test).add("convention", b.convention);
+    j.add("anchor_points", b.anchor_points).add("test_points", b.test_points);
+    j.add("bd_rate_percent", b.rate.value).add("bd_rate_psnr_lo_db", b.rate.lo).add("bd_rate_psnr_hi_db", b.rate.hi);
+    j.add("bd_psnr_db", b.psnr.value).add("bd_psnr_bpp_lo", b.psnr.lo).add("bd_psnr_bpp_hi", b.psnr.hi);
+    if (!b.rate.ok() || !b.psnr.ok()) j.add("note", b.rate.ok() ? b.psnr.reason : b.rate.reason);
+    line(j);
+  }
+  for (const auto& ci : r.compares)
+    for (const auto& row : ci.rows) {
+      JsonLine j;
+      j.add("kind", "compare").add("image", ci.image).add("file", ci.file).add("msinr_setting", row.msinr_setting);
+      j.add("msinr_bpp", row.msinr_bpp).add("msinr_psnr", row.msinr_psnr).add("jpeg_codec", row.jpeg_codec);
+      j.add("jpeg_setting", row.jpeg_setting).add("jpeg_bpp", row.jpeg_bpp).add("jpeg_psnr", row.jpeg_psnr);
+      line(j);
+    }
+  JsonLine j;
+  j.add("kind", "run").add("out", a.out).add("model", model.id_hex()).add("images", r.images);
+  j.add("skipped_small", r.skipped_small).add("rows", r.rows_total).add("rows_written", r.rows_written);
+  j.add("rows_skipped", r.rows_skipped).add("jobs", r.jobs).add("threads_per_job", r.threads_per_job);
+  line(j);
+  return out;
 }
 
 int run_rd(const RdArgs& in) {
@@ -61,9 +105,12 @@ int run_rd(const RdArgs& in) {
   c.out = a.out;
   c.log_rate = a.log_rate;
   c.title = a.title;
+  c.require_bd = !a.no_bd;
+  // Before the sweep, not after it: a --json-out that cannot be written is known now.
+  if (job.root() && !a.json_out.empty()) check_output(a.json_out, {a.model}, a.force);
   const codec::Model model = load_model_arg(a.model);
   // Rows measured now against rows left to measure (those already in rd.csv cost nothing).
-  Progress progress(progress_mode(a.quiet || a.json), "rd", 0.0, "rows");
+  Progress progress(progress_mode(a.quiet || a.json || is_stdio(a.json_out)), "rd", 0.0, "rows");
   if (progress.mode() != ProgressMode::kQuiet)
     c.progress = [&](const tools::RdProgress& p) {
       progress.set_total(static_cast<double>(p.rows_total - std::min(p.rows_skipped, p.rows_total)));
@@ -76,36 +123,17 @@ int run_rd(const RdArgs& in) {
   progress.finish();
   if (!job.root()) return 0;
 
-  if (a.json) {
-    for (const auto& s : r.summary) {
-      JsonLine j;
-      j.add("kind", "point").add("codec", s.codec).add("setting", s.setting).add("count", s.count).add("bpp", s.bpp);
-      j.add("psnr_mean", s.psnr_mean).add("psnr_of_mean_mse", s.psnr_of_mean_mse).add("ssim", s.ssim);
-      j.add("encode_seconds", s.encode_seconds).add("decode_seconds", s.decode_seconds);
-      std::printf("%s\n", j.str().c_str());
-    }
-    for (const auto& b : r.bd) {
-      JsonLine j;
-      j.add("kind", "bd").add("anchor", b.anchor).add("test", b.test).add("convention", b.convention);
-      j.add("anchor_points", b.anchor_points).add("test_points", b.test_points);
-      j.add("bd_rate_percent", b.rate.value).add("bd_psnr_db", b.psnr.value);
-      if (!b.rate.ok() || !b.psnr.ok()) j.add("note", b.rate.ok() ? b.psnr.reason : b.rate.reason);
-      std::printf("%s\n", j.str().c_str());
-    }
-    for (const auto& ci : r.compares)
-      for (const auto& row : ci.rows) {
-        JsonLine j;
-        j.add("kind", "compare").add("image", ci.image).add("file", ci.file).add("msinr_setting", row.msinr_setting);
-        j.add("msinr_bpp", row.msinr_bpp).add("msinr_psnr", row.msinr_psnr).add("jpeg_codec", row.jpeg_codec);
-        j.add("jpeg_setting", row.jpeg_setting).add("jpeg_bpp", row.jpeg_bpp).add("jpeg_psnr", row.jpeg_psnr);
-        std::printf("%s\n", j.str().c_str());
+  if (a.json || !a.json_out.empty()) {
+    const std::string text = json_lines(r, a, model);
+    if (a.json) std::fputs(text.c_str(), stdout);
+    if (!a.json_out.empty()) {
+      if (is_stdio(a.json_out)) {
+        if (!a.json) std::fputs(text.c_str(), stdout);
+      } else {
+        format::write_file_atomic(a.json_out, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
       }
-    JsonLine j;
-    j.add("kind", "run").add("out", a.out).add("model", model.id_hex()).add("images", r.images);
-    j.add("skipped_small", r.skipped_small).add("rows", r.rows_total).add("rows_written", r.rows_written);
-    j.add("rows_skipped", r.rows_skipped).add("jobs", r.jobs).add("threads_per_job", r.threads_per_job);
-    std::printf("%s\n", j.str().c_str());
-    return 0;
+    }
+    if (a.json || is_stdio(a.json_out)) return 0;
   }
   if (a.quiet) return 0;
   std::printf("rd: %zu images from %s (model %s), %zu rows: %zu measured now, %zu already in %s/rd.csv\n", r.images,
@@ -113,23 +141,27 @@ int run_rd(const RdArgs& in) {
               a.out.c_str());
   if (r.skipped_small) std::printf("rd: %zu images smaller than --crop %d were skipped\n", r.skipped_small, a.crop);
   if (r.dropped_partial_row) std::printf("rd: rd.csv ended in a half-written row (an interrupted run); it was redone\n");
-  std::printf("\n%-12s %-8s %6s %9s %10s %12s %7s %9s %9s\n", "codec", "setting", "images", "bpp", "PSNR mean",
-              "PSNR pooled", "SSIM", "encode s", "decode s");
+  std::printf("\n%-12s %-8s %6s %9s %10s %12s %7s %7s %9s %9s\n", "codec", "setting", "images", "bpp", "PSNR mean",
+              "PSNR pooled", "SSIM", "MS-SSIM", "encode s", "decode s");
   for (const auto& s : r.summary)
-    std::printf("%-12s %-8s %6zu %9.4f %10.3f %12.3f %7.4f %9.4f %9.4f\n", s.codec.c_str(), s.setting.c_str(), s.count, s.bpp,
-                s.psnr_mean, s.psnr_of_mean_mse, s.ssim, s.encode_seconds, s.decode_seconds);
-  std::printf("(PSNR mean: the mean over images of each image's PSNR; PSNR pooled: the PSNR of the mean MSE)\n\n");
+    std::printf("%-12s %-8s %6zu %9.4f %10.3f %12.3f %7.4f %7.4f %9.4f %9.4f\n", s.codec.c_str(), s.setting.c_str(), s.count,
+                s.bpp, s.psnr_mean, s.psnr_of_mean_mse, s.ssim, s.ms_ssim, s.encode_seconds, s.decode_seconds);
+  std::printf("(PSNR mean: the mean over images of each image's PSNR; PSNR pooled: the PSNR of the mean MSE;\n"
+              " MS-SSIM: nan for images under %d pixels on a side)\n\n", codec::kMsSsimMinSide);
   for (const auto& b : r.bd) {
     std::printf("%s vs %s (%s): ", b.test.c_str(), b.anchor.c_str(),
                 b.convention == "psnr_mean" ? "mean PSNR" : "pooled PSNR");
     if (b.rate.ok() && b.psnr.ok())
-      std::printf("BD-rate %s%%, BD-PSNR %s dB\n", fmt("%+.2f", b.rate.value).c_str(), fmt("%+.3f", b.psnr.value).c_str());
+      std::printf("BD-rate %s%% over %.2f-%.2f dB, BD-PSNR %s dB over %.3f-%.3f bpp\n", fmt("%+.2f", b.rate.value).c_str(),
+                  b.rate.lo, b.rate.hi, fmt("%+.3f", b.psnr.value).c_str(), b.psnr.lo, b.psnr.hi);
     else
       std::printf("BD-rate %s, BD-PSNR %s (%s)\n", b.rate.ok() ? fmt("%+.2f%%", b.rate.value).c_str() : "n/a",
                   b.psnr.ok() ? fmt("%+.3f dB", b.psnr.value).c_str() : "n/a",
                   (b.rate.ok() ? b.psnr.reason : b.rate.reason).c_str());
   }
-  if (!r.bd.empty()) std::printf("(negative BD-rate: msinr needs fewer bits than JPEG for the same PSNR)\n");
+  if (!r.bd.empty())
+    std::printf("(negative BD-rate: msinr needs fewer bits than JPEG for the same PSNR; each figure holds only over the\n"
+                " interval where both curves have points, the PSNR range for BD-rate, the bpp range for BD-PSNR)\n");
   for (const auto& ci : r.compares) {
     std::printf("\n%s/%s: original | msinr | JPEG at the closest bpp, one row per level\n", a.out.c_str(), ci.file.c_str());
     for (const auto& row : ci.rows)
@@ -138,6 +170,7 @@ int run_rd(const RdArgs& in) {
                   row.jpeg_psnr);
   }
   std::printf("\nwrote %s/: rd.csv, summary.csv, bd.csv, rd.svg%s\n", a.out.c_str(), r.compares.empty() ? "" : ", compare-*.png");
+  if (!a.json_out.empty()) std::printf("wrote %s\n", a.json_out.c_str());
   return 0;
 }
 
@@ -151,18 +184,24 @@ Runner add_rd_command(CLI::App& app) {
       "setting - msinr at every --levels level (quantized and fp16 payloads, --bits), JPEG (libjpeg-turbo) at every\n"
       "--jpeg-qualities quality with 4:2:0 and with 4:4:4 chroma - the image is encoded to bytes by the\n"
       "real encoder and decoded by the real decoder. Measured per row: file bytes, bpp = bytes * 8 /\n"
-      "pixels, PSNR and SSIM of the decoded 8-bit RGB against the original, encode and decode seconds\n"
-      "(wall; --jobs images run at once, each on --threads / --jobs threads).\n\n"
+      "pixels, PSNR, SSIM and MS-SSIM (5 scales; nan for images under 161 pixels a side) of the decoded\n"
+      "8-bit RGB against the original, encode and decode seconds (wall; --jobs images run at once, each\n"
+      "on --threads / --jobs threads).\n\n"
       "Writes into --out: rd.csv (one row per image x codec x setting, appended as it goes), summary.csv\n"
-      "(per codec x setting: mean bpp, mean of per-image PSNR, PSNR of the mean MSE, mean SSIM), bd.csv\n"
-      "(Bjontegaard BD-rate and BD-PSNR of msinr against each JPEG curve, cubic fit in log-rate; a\n"
-      "negative BD-rate means msinr needs fewer bits), rd.svg (PSNR against bpp), and for --compare\n"
-      "images compare-NAME.png (original | msinr | JPEG at the closest bpp, a row per level).\n"
-      "Run it again with the same --out to resume: rows already in rd.csv are skipped.\n"
+      "(per codec x setting: mean bpp, mean of per-image PSNR, PSNR of the mean MSE, mean SSIM and\n"
+      "MS-SSIM), bd.csv (Bjontegaard BD-rate and BD-PSNR of msinr against each JPEG curve, cubic fit in\n"
+      "log-rate, each with the interval where both curves have points that it was integrated over: PSNR\n"
+      "dB for BD-rate, bpp for BD-PSNR; a negative BD-rate means msinr needs fewer bits), rd.svg (PSNR\n"
+      "against bpp), and for --compare images compare-NAME.png (original | msinr | JPEG at the closest\n"
+      "bpp, a row per level). --json-out FILE writes the --json lines to a file as well.\n"
+      "BD-rate needs 4 points per curve: fewer than 4 levels or JPEG qualities are refused before\n"
+      "anything runs, unless --no-bd (or --jpeg-qualities none) is given.\n"
+      "Run it again with the same --out to resume: rows already in rd.csv are skipped (an rd.csv from\n"
+      "before the ms_ssim column is refused: start a new --out).\n"
       "Under mpirun/srun the processes share the images and rank 0 writes the files (docs/distributed.md).\n\n"
       "Examples:\n"
       "  msinr rd --images ../shared/data/kodak --levels 2,4,6,8 --out rd-kodak --compare kodim23\n"
-      "  msinr rd --images ../shared/data/celeba178/val --crop 178 --count 20 --log-rate --json\n"
+      "  msinr rd --images ../shared/data/celeba178/val --crop 178 --count 20 --log-rate --json-out rd-celeba.jsonl\n"
       "  msinr rd --images photos --model faces.msm --jpeg-qualities 20,40,60,80 --device cuda");
   cmd->add_option("--images", a->images, "Folder of .png/.jpg/.jpeg images")->required();
   cmd->add_option("--crop", a->crop, "Center-crop each image to N x N (0: whole images; smaller ones are skipped)")
@@ -190,6 +229,14 @@ Runner add_rd_command(CLI::App& app) {
   add_engine_options(*cmd, a->engine);
   cmd->add_flag("--quiet", a->quiet, "Print nothing but errors");
   cmd->add_flag("--json", a->json, "Print the summary as JSON lines (kind: point, bd, compare, run)");
+  cmd->add_option("--json-out", a->json_out,
+                  "Also write those JSON lines to FILE (atomically; '-': standard output, as --json). An existing\n"
+                  "FILE is replaced only with -f")
+      ->type_name("FILE");
+  cmd->add_flag("-f,--force", a->force, "Replace an existing --json-out file");
+  cmd->add_flag("--no-bd", a->no_bd,
+                "Measure even when a curve would have fewer than 4 points (BD-rate is then undefined and reported\n"
+                "as n/a); without it such a run is refused before it starts");
   return [a] { return run_rd(*a); };
 }
 

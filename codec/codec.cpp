@@ -311,6 +311,17 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   auto say = [&](const std::string& line) {
     if (opt.log) opt.log(line);
   };
+  const bool searching = opt.level < 0 && (opt.target_psnr > 0.0 || opt.target_bpp > 0.0);
+  SearchStatus status;  // fits_max is set by each search below
+  auto tell = [&](const char* phase, int level, double scale = 0.0, std::size_t bytes = 0, double psnr = 0.0) {
+    if (!searching || !opt.search) return;
+    status.phase = phase;
+    status.level = level;
+    status.step_scale = scale;
+    status.bytes = bytes;
+    status.psnr = psnr;
+    opt.search(status);
+  };
 
   auto values_of = [&](const MetaLevel& l) { return kept_weights(layout, l.mask) + (layout.param_count() - layout.weight_count()); };
   // Levels from densest to sparsest.
@@ -345,9 +356,11 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   auto fit_level = [&](const MetaLevel& level) {
     say("fitting level " + std::to_string(level.index) + " (" + std::to_string(values_of(level)) + " values per tile, " +
         std::to_string(tiles.size()) + " tiles)");
+    tell("fit", level.index);
     auto f = std::make_unique<Fitted>();
     f->level = &level;
     f->fit = fit_tiles(rgb, model, level, opt);
+    status.fits_max = std::max(status.fits_max, ++status.fits_done);
     if (opt.bits == 16) return f;
     f->renderer = std::make_unique<TileRenderer>(model, level, rgb.width, rgb.height, opt.threads);
     f->init.resize(f->renderer->stored().size());
@@ -397,6 +410,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   };
   // The quantization-aware refit at q's steps; kept only when the decoded picture improves.
   auto refit_at = [&](Fitted& f, QuantizedPayload q) {
+    tell("refit", f.level->index, q.scale);
     std::vector<float> value_steps;
     for (std::size_t g = 0; g < f.groups.size(); ++g) value_steps.insert(value_steps.end(), f.groups[g], q.steps[g]);
     const std::vector<float> refitted = refit_quantized(rgb, model, *f.level, opt, f.fit.values, value_steps);
@@ -422,6 +436,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     }
     QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
                                            f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
+    tell("quantize", f.level->index, q.scale, 0, q.psnr);
     if (opt.refit_steps > 0) q = refit_at(f, std::move(q));
     return result_of(f, write_quantized(f, q), q.psnr, "quantized");
   };
@@ -435,7 +450,9 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     }
     auto at = [&](double scale) {
       QuantizedPayload q = quantize_with_scale(f.fit.values, f.init, f.groups, f.allocation, scale);
-      return std::pair{q, write_quantized(f, q)};
+      std::vector<std::uint8_t> bytes = write_quantized(f, q);
+      tell("quantize", f.level->index, scale, bytes.size());
+      return std::pair{q, std::move(bytes)};
     };
     // Scales bracket: from the default's quality outwards, doubling.
     const QuantizedPayload base = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
@@ -494,6 +511,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     if (f.fit.psnr < target) return std::nullopt;
     if (opt.bits == 16) return finish_default(f);
     QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation, target, render_fn(f), psnr_fn);
+    tell("quantize", f.level->index, q.scale, 0, q.psnr);
     if (q.psnr < target) return std::nullopt;
     std::vector<std::uint8_t> bytes;
     if (opt.refit_steps <= 0) {
@@ -533,6 +551,10 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       if (r && (!best || r->bytes.size() < best->bytes.size())) best = std::move(r);
     };
     std::vector<std::unique_ptr<Fitted>> fitted(order.size());
+    // Fits at most: the bisection's, plus the next denser level's (fits are cached).
+    int bisections = 0;
+    while ((std::size_t{1} << bisections) < order.size() + 1) ++bisections;
+    status.fits_max = std::min(static_cast<int>(order.size()), bisections + 1);
     auto fitted_at = [&](std::size_t sparse_index) -> Fitted& {
       auto& slot = fitted[sparse_index];
       if (!slot) slot = fit_level(*order[order.size() - 1 - sparse_index]);
@@ -571,6 +593,9 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       }
     std::optional<EncodeResult> best;
     std::size_t best_i = i;
+    // Fits at most: the first, then every denser level, or every sparser one and the fallback.
+    const int n = static_cast<int>(order.size()), first = static_cast<int>(i);
+    status.fits_max = std::max(first + 1, n - first + 1);
     auto try_level = [&](std::size_t k) {
       auto f = fit_level(*order[k]);
       auto r = finish_for_bytes(*f, max_bytes);
@@ -580,6 +605,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       return r;
     };
     best = try_level(i);
+    status.fits_max = best ? first + 1 : n - first + 1;
     if (best) {
       while (best_i > 0) {  // denser while it pays
         auto r = try_level(best_i - 1);

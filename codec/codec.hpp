@@ -20,6 +20,20 @@ namespace msinr::codec {
 // grouping and ordering are checked on every machine (on the CPU it equals per tile bit for bit).
 enum class TileFitting { kAuto, kPerTile, kBatched };
 
+// Where a --bpp / --psnr search stands, for a progress display with an ETA: which level it is
+// fitting or quantizing, the quantizer step scale it is trying, and how many level fits it has done
+// out of the most it can take (an upper bound: the search may stop sooner). Level fits are nearly
+// all of a search's time, so fits_done / fits_max (with the tiles of the fit under way) measures it.
+struct SearchStatus {
+  const char* phase = "fit";  // "fit" (a level's Adam steps), "quantize" (trying a step), "refit"
+  int level = 0;
+  double step_scale = 0.0;    // the global step scale tried (steps = scale * allocation); 0 while fitting
+  std::size_t bytes = 0;      // the file at that step; 0 when not known yet
+  double psnr = 0.0;          // its decoded 8-bit PSNR; 0 when not measured
+  int fits_done = 0;          // level fits finished
+  int fits_max = 0;           // the most level fits this search takes in all
+};
+
 // The public settings (msinr/encode_options.hpp: level, rate targets, steps, lr, payload bits,
 // quantization loss, threads, device, progress) and those only the command line and the tools offer.
 struct EncodeOptions : msinr::EncodeOptions {
@@ -38,6 +52,8 @@ struct EncodeOptions : msinr::EncodeOptions {
   TileFitting tile_fitting = TileFitting::kAuto;
   // Told what a --bpp / --psnr search is trying ("fitting level 5 ..."), one line at a time.
   std::function<void(const std::string& line)> log;
+  // Told the same search's state as it moves (from the calling thread; never for a fixed level).
+  std::function<void(const SearchStatus&)> search;
 };
 
 struct EncodeResult {

@@ -1,5 +1,6 @@
 #include "codec/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -62,6 +63,64 @@ void filter_valid(const std::vector<double>& in, int w, int h, const std::vector
   }
 }
 
+struct SsimScratch {
+  std::vector<double> xx, yy, xy, tmp, ux, uy, uxx, uyy, uxy;
+};
+struct SsimTerms {
+  double ssim = 0.0;  // mean of l * cs over the valid map
+  double cs = 0.0;    // mean of the contrast-structure term alone (what MS-SSIM uses at the finer scales)
+};
+
+// SSIM of one plane pair (w x h, w and h >= 11) over the valid region.
+SsimTerms ssim_plane(const std::vector<double>& x, const std::vector<double>& y, int w, int h,
+                     const std::vector<double>& taps, SsimScratch& s) {
+  const double C1 = (0.01 * 255.0) * (0.01 * 255.0);
+  const double C2 = (0.03 * 255.0) * (0.03 * 255.0);
+  const std::size_t n = static_cast<std::size_t>(w) * h;
+  s.xx.resize(n);
+  s.yy.resize(n);
+  s.xy.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    s.xx[i] = x[i] * x[i];
+    s.yy[i] = y[i] * y[i];
+    s.xy[i] = x[i] * y[i];
+  }
+  filter_valid(x, w, h, taps, s.tmp, s.ux);
+  filter_valid(y, w, h, taps, s.tmp, s.uy);
+  filter_valid(s.xx, w, h, taps, s.tmp, s.uxx);
+  filter_valid(s.yy, w, h, taps, s.tmp, s.uyy);
+  filter_valid(s.xy, w, h, taps, s.tmp, s.uxy);
+  double sum = 0.0, sum_cs = 0.0;
+  for (std::size_t i = 0; i < s.ux.size(); ++i) {
+    const double ux = s.ux[i], uy = s.uy[i];
+    const double vx = s.uxx[i] - ux * ux;
+    const double vy = s.uyy[i] - uy * uy;
+    const double vxy = s.uxy[i] - ux * uy;
+    const double a1 = 2.0 * ux * uy + C1, a2 = 2.0 * vxy + C2;
+    const double b1 = ux * ux + uy * uy + C1, b2 = vx + vy + C2;
+    sum += (a1 * a2) / (b1 * b2);
+    sum_cs += a2 / b2;
+  }
+  const double count = static_cast<double>(s.ux.size());
+  return {sum / count, sum_cs / count};
+}
+
+// 2x2 box averaging to ((w+1)/2) x ((h+1)/2): an odd last row or column is paired with itself
+// (the symmetric padding of Wang's msssim.m and TensorFlow's ssim_multiscale).
+void downsample2(const std::vector<double>& in, int w, int h, std::vector<double>& out, int& ow, int& oh) {
+  ow = (w + 1) / 2;
+  oh = (h + 1) / 2;
+  out.assign(static_cast<std::size_t>(ow) * oh, 0.0);
+  for (int y = 0; y < oh; ++y) {
+    const double* r0 = &in[static_cast<std::size_t>(2 * y) * w];
+    const double* r1 = &in[static_cast<std::size_t>(std::min(2 * y + 1, h - 1)) * w];
+    for (int x = 0; x < ow; ++x) {
+      const int x0 = 2 * x, x1 = std::min(2 * x + 1, w - 1);
+      out[static_cast<std::size_t>(y) * ow + x] = 0.25 * ((r0[x0] + r0[x1]) + (r1[x0] + r1[x1]));
+    }
+  }
+}
+
 }  // namespace
 
 double mse_float(const float* a, const float* b, std::size_t n) {
@@ -102,37 +161,61 @@ double ssim(const Image& a, const Image& b) {
     throw Error(ErrorCode::kInvalidArgument, "ssim: image " + std::to_string(a.width) + "x" +
                                                  std::to_string(a.height) + " is smaller than the 11x11 window");
   }
-  const double C1 = (0.01 * 255.0) * (0.01 * 255.0);
-  const double C2 = (0.03 * 255.0) * (0.03 * 255.0);
   const std::vector<double> taps = gaussian_taps();
   const int w = a.width, h = a.height, nc = a.channels;
   const std::size_t n = static_cast<std::size_t>(w) * h;
-  std::vector<double> x(n), y(n), xx(n), yy(n), xy(n), tmp;
-  std::vector<double> ux, uy, uxx, uyy, uxy;
+  std::vector<double> x(n), y(n);
+  SsimScratch scratch;
   double total = 0.0;
   for (int c = 0; c < nc; ++c) {
     for (std::size_t i = 0; i < n; ++i) {
       x[i] = a.pixels[i * nc + c];
       y[i] = b.pixels[i * nc + c];
-      xx[i] = x[i] * x[i];
-      yy[i] = y[i] * y[i];
-      xy[i] = x[i] * y[i];
     }
-    filter_valid(x, w, h, taps, tmp, ux);
-    filter_valid(y, w, h, taps, tmp, uy);
-    filter_valid(xx, w, h, taps, tmp, uxx);
-    filter_valid(yy, w, h, taps, tmp, uyy);
-    filter_valid(xy, w, h, taps, tmp, uxy);
-    double sum = 0.0;
-    for (std::size_t i = 0; i < ux.size(); ++i) {
-      const double vx = uxx[i] - ux[i] * ux[i];
-      const double vy = uyy[i] - uy[i] * uy[i];
-      const double vxy = uxy[i] - ux[i] * uy[i];
-      const double a1 = 2.0 * ux[i] * uy[i] + C1, a2 = 2.0 * vxy + C2;
-      const double b1 = ux[i] * ux[i] + uy[i] * uy[i] + C1, b2 = vx + vy + C2;
-      sum += (a1 * a2) / (b1 * b2);
+    total += ssim_plane(x, y, w, h, taps, scratch).ssim;
+  }
+  return total / nc;
+}
+
+double ms_ssim(const Image& a, const Image& b) {
+  check_same_shape(a, b, "ms_ssim");
+  if (a.width < kMsSsimMinSide || a.height < kMsSsimMinSide) {
+    throw Error(ErrorCode::kInvalidArgument, "ms_ssim: image " + std::to_string(a.width) + "x" + std::to_string(a.height) +
+                                                 " is too small for 5 scales (each side must be at least " +
+                                                 std::to_string(kMsSsimMinSide) + ")");
+  }
+  const std::vector<double> taps = gaussian_taps();
+  const int nc = a.channels;
+  const std::size_t n = static_cast<std::size_t>(a.width) * a.height;
+  SsimScratch scratch;
+  std::vector<double> x(n), y(n), xs, ys;
+  double total = 0.0;
+  for (int c = 0; c < nc; ++c) {
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = a.pixels[i * nc + c];
+      y[i] = b.pixels[i * nc + c];
     }
-    total += sum / static_cast<double>(ux.size());
+    int w = a.width, h = a.height;
+    double value = 1.0;
+    for (int s = 0; s < kMsSsimScales; ++s) {
+      const SsimTerms t = ssim_plane(x, y, w, h, taps, scratch);
+      // Negative means (possible for anti-correlated pictures) are clipped to 0 before the
+      // fractional power, as pytorch_msssim and TensorFlow do; otherwise the power is NaN.
+      const double term = std::max(0.0, s + 1 < kMsSsimScales ? t.cs : t.ssim);
+      value *= std::pow(term, kMsSsimWeights[s]);
+      if (s + 1 < kMsSsimScales) {
+        int w2 = 0, h2 = 0;
+        downsample2(x, w, h, xs, w2, h2);
+        downsample2(y, w, h, ys, w2, h2);
+        x.swap(xs);
+        y.swap(ys);
+        w = w2;
+        h = h2;
+      }
+    }
+    total += value;
+    x.resize(n);
+    y.resize(n);
   }
   return total / nc;
 }

@@ -29,4 +29,21 @@ double psnr_8bit(const Image& a, const Image& b);  // 10 log10(255^2 / MSE); +in
 inline constexpr int kSsimWindow = 11;
 double ssim(const Image& a, const Image& b);
 
+// MS-SSIM (Wang, Simoncelli, Bovik 2003) on the same convention as ssim() above: per channel (RGB
+// as stored, alpha included when present; no conversion to luma), the same window, constants and
+// valid region at every scale, then the mean over channels. Five scales with weights 0.0448,
+// 0.2856, 0.3001, 0.2363, 0.1333: the contrast-structure mean at scales 1-4 and the full SSIM mean
+// at scale 5, each clipped at 0, raised to its weight and multiplied. Between scales each plane is
+// 2x2 box-averaged; an odd last row or column is averaged with itself (Wang's msssim.m and
+// TensorFlow's ssim_multiscale pad the same way). For sides that stay even down to scale 5 this
+// equals pytorch_msssim.ms_ssim(data_range=255) on double tensors with a double window (to 5e-15 on
+// the test images); it pads odd sides differently.
+// Both sides must be at least kMsSsimMinSide (161), so the fifth scale still holds the 11x11 window;
+// smaller images are refused (kInvalidArgument), as pytorch_msssim refuses them; `msinr rd` records
+// nan for them.
+inline constexpr int kMsSsimScales = 5;
+inline constexpr double kMsSsimWeights[kMsSsimScales] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+inline constexpr int kMsSsimMinSide = (kSsimWindow - 1) * 16 + 1;
+double ms_ssim(const Image& a, const Image& b);
+
 }  // namespace msinr::codec

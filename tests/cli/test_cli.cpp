@@ -331,3 +331,52 @@ TEST_CASE("train --arch ffn: the Fourier-feature network from the command line t
   CHECK(r.out.find("even --width") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "odd.msm"));
 }
+
+TEST_CASE("rd: refused before it runs when BD-rate would be undefined; --json-out writes the JSON lines to a file") {
+  TempDir dir;
+  fs::create_directories(dir / "images");
+  fs::rename(make_png(dir, 24, 20), dir / "images/a.png");
+  const std::string images = dir / "images", out = dir / "out", json = dir / "rd.jsonl";
+  // Two levels against nine JPEG qualities: no cubic through 2 points, so nothing is measured.
+  Run r = run("rd --images " + images + " --levels 1,2 --out " + out + " --steps 1");
+  CHECK(r.code == 1);
+  CHECK(r.out.find("at least 4 points per curve") != std::string::npos);
+  CHECK(r.out.find("--no-bd") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  // --no-bd measures anyway; the JSON goes to the file and the table to standard output.
+  const std::string cheap = "rd --images " + images + " --levels 1 --bits 16 --jpeg-qualities 50 --steps 1 --no-bd --out " + out;
+  r = run(cheap + " --json-out " + json);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("MS-SSIM") != std::string::npos);
+  CHECK(r.out.find("wrote " + json) != std::string::npos);
+  auto text_of = [](const std::string& path) {
+    std::string s;
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+      char buf[4096];
+      for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+      std::fclose(f);
+    }
+    return s;
+  };
+  const std::string lines = text_of(json);
+  CHECK(lines.find("\"kind\": \"point\"") != std::string::npos);
+  CHECK(lines.find("\"ms_ssim\": null") != std::string::npos);  // 24x20 is too small for five scales
+  CHECK(lines.find("\"kind\": \"bd\"") != std::string::npos);
+  CHECK(lines.find("\"bd_rate_psnr_lo_db\"") != std::string::npos);
+  CHECK(lines.find("\"kind\": \"run\"") != std::string::npos);
+  CHECK(text_of(out + "/summary.csv").find(",ssim,ms_ssim,") != std::string::npos);
+  // An existing file is replaced only with -f, and that is known before the run.
+  r = run(cheap + " --json-out " + json);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("-f") != std::string::npos);
+  CHECK(text_of(json) == lines);
+  r = run(cheap + " --json-out " + json + " -f");
+  CHECK(r.code == 0);
+  CHECK(text_of(json).find("\"rows_skipped\": 3") != std::string::npos);  // resumed: nothing measured again
+  // '-' is standard output, as --json.
+  r = run(cheap + " --json-out -");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"kind\": \"run\"") != std::string::npos);
+  CHECK(r.out.find("PSNR pooled") == std::string::npos);  // no table
+}

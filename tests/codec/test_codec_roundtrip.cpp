@@ -146,6 +146,60 @@ TEST_CASE("codec: rate control keeps its promise or says it could not") {
   CHECK_FALSE(encode_image(im, m, o).target_met);
 }
 
+TEST_CASE("codec: a rate-control search reports its level, step and fits; a fixed level reports nothing") {
+  const Model& m = test_model();
+  const Image im = codec_test::kodim23_crop(48, 48);
+  const auto sparse = encode_image(im, m, cpu_options(3));
+  const auto dense = encode_image(im, m, cpu_options(0));
+  std::vector<SearchStatus> seen;
+  codec::EncodeOptions o;
+  o.device = Device::kCpu;
+  o.search = [&](const SearchStatus& s) { seen.push_back(s); };
+  auto check_sequence = [&](const EncodeResult& r) {
+    REQUIRE(!seen.empty());
+    int fits = 0, fit_events = 0;
+    bool quantized_at_result_level = false;
+    for (const SearchStatus& s : seen) {
+      CAPTURE(s.phase);
+      CHECK(s.fits_done >= fits);  // never goes back
+      fits = s.fits_done;
+      CHECK(s.fits_done <= s.fits_max);
+      CHECK(s.fits_max <= static_cast<int>(m.levels.size()) + 1);
+      CHECK_NOTHROW(m.level(s.level));  // a level the model has
+      const std::string phase = s.phase;
+      if (phase == "fit") {
+        ++fit_events;
+        CHECK(s.fits_done < s.fits_max);  // room for the fit it announces
+        CHECK(s.step_scale == 0.0);
+      } else {
+        CHECK((phase == "quantize" || phase == "refit"));
+        CHECK(s.step_scale > 0.0);
+        quantized_at_result_level |= s.level == r.level;
+      }
+    }
+    CHECK(fit_events == seen.back().fits_done + (std::string(seen.back().phase) == "fit" ? 1 : 0));
+    CHECK(quantized_at_result_level);
+  };
+  o.target_bpp = (sparse.bytes.size() + dense.bytes.size()) * 4.0 / (48.0 * 48.0);
+  const EncodeResult by_bpp = encode_image(im, m, o);
+  check_sequence(by_bpp);
+  bool sized = false;  // the bpp search reports the size of the steps it tries
+  for (const SearchStatus& s : seen) sized |= s.bytes > 0;
+  CHECK(sized);
+  seen.clear();
+  o.target_bpp = 0.0;
+  o.target_psnr = sparse.psnr;
+  check_sequence(encode_image(im, m, o));
+  bool measured = false;  // the PSNR search reports the quality of the steps it found
+  for (const SearchStatus& s : seen) measured |= s.psnr > 0.0;
+  CHECK(measured);
+  seen.clear();
+  o.target_psnr = 0.0;
+  o.level = 1;
+  encode_image(im, m, o);
+  CHECK(seen.empty());
+}
+
 TEST_CASE("codec: sparser levels make smaller files") {
   const Model& m = test_model();
   const Image im = codec_test::kodim23_crop(48, 48);

@@ -3,6 +3,7 @@
 // are checked against measurements made here independently.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -184,6 +185,12 @@ TEST_CASE("rd: BD-rate is exactly -20% when the test needs 0.8x the rate at ever
   REQUIRE(r.ok());
   CHECK(r.reason.empty());
   CHECK(r.value == doctest::Approx(-20.0).epsilon(1e-9));
+  // Integrated over the PSNR range both curves cover: [31, 37.5] dB.
+  CHECK(r.lo == 31.0);
+  CHECK(r.hi == 37.5);
+  const BdResult u = bd_rate(anchor, test, BdInterval::kUnion);
+  CHECK(u.lo == 30.0);
+  CHECK(u.hi == 38.0);
   // The other way round: the anchor needs 1/0.8 = 1.25x the test's rate.
   CHECK(bd_rate(test, anchor).value == doctest::Approx(25.0).epsilon(1e-9));
   CHECK(bd_rate(anchor, anchor).value == doctest::Approx(0.0).scale(1.0).epsilon(1e-9));
@@ -202,6 +209,9 @@ TEST_CASE("rd: BD-PSNR is exactly +1 dB when the test gains 1 dB at every rate")
   const BdResult r = bd_psnr(anchor, test);
   REQUIRE(r.ok());
   CHECK(r.value == doctest::Approx(1.0).epsilon(1e-9));
+  // Integrated over the rates both curves cover, given in rate (not log-rate) units.
+  CHECK(r.lo == doctest::Approx(std::pow(10.0, -0.6)).epsilon(1e-12));
+  CHECK(r.hi == doctest::Approx(std::pow(10.0, 0.9)).epsilon(1e-12));
   CHECK(bd_psnr(test, anchor).value == doctest::Approx(-1.0).epsilon(1e-9));
   // Better PSNR at the same rate also means fewer bits at the same PSNR.
   const BdResult rate = bd_rate(anchor, test);
@@ -251,6 +261,8 @@ TEST_CASE("rd: BD is NaN, with a reason, when it cannot be computed") {
   r = bd_rate(four, higher);
   CHECK(std::isnan(r.value));
   CHECK(r.reason.find("overlap") != std::string::npos);
+  CHECK(std::isnan(r.lo));  // no interval to report
+  CHECK(std::isnan(r.hi));
   const std::vector<RdPoint> richer = {{16, 30}, {32, 33}, {64, 36}, {128, 39}};  // rate ranges apart
   r = bd_psnr(four, richer);
   CHECK(std::isnan(r.value));
@@ -329,6 +341,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
         CHECK(r.bpp == doctest::Approx(bytes.size() * 8.0 / pixels).epsilon(1e-9));
         CHECK(r.psnr == doctest::Approx(psnr_8bit(back, img)).epsilon(1e-9));
         CHECK(r.ssim == doctest::Approx(ssim(back, img)).epsilon(1e-9));
+        CHECK(std::isnan(r.ms_ssim));  // 40x30: too small for MS-SSIM's five scales
         CHECK(r.encode_seconds >= 0.0);
         CHECK(r.decode_seconds >= 0.0);
         per_setting[codec + " " + setting].push_back({bytes.size(), psnr_8bit(back, img), mse_8bit(back, img), ssim(back, img)});
@@ -354,7 +367,8 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
 
   // summary.csv and the report: both PSNR conventions, from the MSEs measured here.
   const std::string summary = text_of(dir.file("out/summary.csv"));
-  CHECK(summary.rfind("codec,setting,count,bpp,psnr_mean,psnr_of_mean_mse,ssim,encode_seconds,decode_seconds\n", 0) == 0);
+  CHECK(summary.rfind("codec,setting,count,bpp,psnr_mean,psnr_of_mean_mse,ssim,ms_ssim,encode_seconds,decode_seconds\n", 0) ==
+        0);
   REQUIRE(report.summary.size() == 5);
   CHECK(report.summary[0].codec == "msinr-fp16");  // msinr first, then JPEG curves by bpp
   for (const RdSummaryRow& s : report.summary) {
@@ -366,6 +380,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
     CHECK(s.psnr_of_mean_mse == doctest::Approx(10.0 * std::log10(255.0 * 255.0 / ((e[0].mse + e[1].mse) / 2.0))).epsilon(1e-8));
     CHECK(s.psnr_of_mean_mse <= s.psnr_mean + 1e-9);  // Jensen: pooling the MSE never raises the PSNR
     CHECK(s.ssim == doctest::Approx((e[0].ssim + e[1].ssim) / 2.0).epsilon(1e-8));
+    CHECK(std::isnan(s.ms_ssim));  // no image is large enough
     // And the file says the same.
     const std::string line_start = s.codec + "," + s.setting + ",2,";
     CHECK(summary.find(line_start) != std::string::npos);
@@ -383,7 +398,7 @@ TEST_CASE("rd: a tiny run's rows, summary, deltas, plot and side-by-side PNG mat
     CHECK(std::isnan(b.rate.value));
     CHECK(b.rate.reason.find("at least 4") != std::string::npos);
   }
-  CHECK(text_of(dir.file("out/bd.csv")).find("jpeg-420,msinr-fp16,psnr_mean,2,1,nan,nan,") != std::string::npos);
+  CHECK(text_of(dir.file("out/bd.csv")).find("jpeg-420,msinr-fp16,psnr_mean,2,1,nan,nan,nan,nan,nan,nan,") != std::string::npos);
 
   // rd.svg: well-formed, one polyline per curve, identifiable.
   const std::string svg = text_of(dir.file("out/rd.svg"));
@@ -628,4 +643,74 @@ TEST_CASE("rd: the quantized and fp16 payloads are two curves of the same fits")
   CHECK(by_codec["msinr"]->psnr_mean >= by_codec["msinr-fp16"]->psnr_mean - codec::EncodeOptions{}.quant_loss_db - 0.05);
   cfg.payload_bits = {8};
   CHECK_THROWS_AS(run_rd(tiny_model(), cfg), msinr::Error);
+}
+
+TEST_CASE("rd: MS-SSIM in rd.csv and summary.csv, measured again here") {
+  // 168x164: large enough for MS-SSIM's five scales (161 a side), small enough for the tiny model.
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "images");
+  const Image img = codec_test::make_pattern(168, 164, 3, [](int x, int y, int c) {
+    return static_cast<int>(127 + 90 * std::sin(0.11 * x + 0.07 * y + 1.7 * c) + 30 * std::cos(0.2 * y - 0.05 * x));
+  });
+  write_png(img, dir.file("images/big.png"));
+  RdConfig cfg = tiny_config(dir);
+  cfg.jpeg_qualities = {40};
+  const RdReport report = run_rd(tiny_model(), cfg);
+  const std::vector<RdRow> rows = read_rd_csv(dir.file("out/rd.csv"));
+  REQUIRE(rows.size() == 3);
+  for (const RdRow& r : rows) {
+    CAPTURE(r.codec);
+    CHECK(r.ms_ssim > 0.0);
+    CHECK(r.ms_ssim < 1.0);
+    if (r.codec == "jpeg-420") {
+      const Image back = decode_jpeg(encode_jpeg(img, 40, true));
+      CHECK(r.ms_ssim == doctest::Approx(ms_ssim(back, img)).epsilon(1e-9));
+    }
+  }
+  for (const RdSummaryRow& s : report.summary) {
+    const auto it = std::find_if(rows.begin(), rows.end(), [&](const RdRow& r) { return r.codec == s.codec; });
+    REQUIRE(it != rows.end());
+    CHECK(s.ms_ssim == doctest::Approx(it->ms_ssim).epsilon(1e-9));  // the mean of one image
+  }
+}
+
+TEST_CASE("rd: curves too short for BD-rate are refused before anything runs, unless asked for") {
+  TempDir dir;
+  write_images(dir);
+  RdConfig cfg = tiny_config(dir);  // 1 level, 2 JPEG qualities
+  cfg.require_bd = true;
+  codec_test::check_error([&] { run_rd(tiny_model(), cfg); }, ErrorCode::kInvalidArgument, "at least 4 points per curve");
+  CHECK(!std::filesystem::exists(dir.file("out")));  // nothing measured, nothing written
+  cfg.levels = {0, 1, 2};  // the tiny model has 3 levels: still short
+  cfg.jpeg_qualities = {20, 40, 60, 80};
+  codec_test::check_error([&] { run_rd(tiny_model(), cfg); }, ErrorCode::kInvalidArgument, "would have 3 (levels)");
+  cfg.levels = {1};
+  cfg.jpeg_qualities = {30, 30, 30, 80};  // repeats count once
+  codec_test::check_error([&] { run_rd(tiny_model(), cfg); }, ErrorCode::kInvalidArgument, "each JPEG curve 2");
+  CHECK(!std::filesystem::exists(dir.file("out")));
+  // Without JPEG there is no BD figure to protect.
+  cfg.jpeg_qualities = {};
+  cfg.count = 1;
+  CHECK(run_rd(tiny_model(), cfg).rows_written == 1);
+}
+
+TEST_CASE("rd: an rd.csv from before the ms_ssim column is read, but not resumed") {
+  TempDir dir;
+  write_images(dir);
+  std::filesystem::create_directories(dir.path() / "out");
+  const std::string old = std::string(kRdCsvHeaderWithoutMsSsim) + "\n" +
+                          "a.png,jpeg-420,q30,40,30,900,6,31.5,0.9,0.001,0.0005\n";
+  codec_test::write_bytes(dir.file("out/rd.csv"), std::vector<std::uint8_t>(old.begin(), old.end()));
+  const std::vector<RdRow> rows = read_rd_csv(dir.file("out/rd.csv"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].ssim == 0.9);
+  CHECK(std::isnan(rows[0].ms_ssim));
+  CHECK(rows[0].encode_seconds == 0.001);
+  CHECK(rows[0].decode_seconds == 0.0005);
+  codec_test::check_error([&] { run_rd(tiny_model(), tiny_config(dir)); }, ErrorCode::kInvalidArgument, "without the ms_ssim column");
+  CHECK(text_of(dir.file("out/rd.csv")) == old);  // untouched
+  // A row of the new format under the old header is malformed, not silently misread.
+  const std::string mixed = old + "b.png,jpeg-420,q30,40,30,900,6,31.5,0.9,0.8,0.001,0.0005\n";
+  std::size_t complete = 0;
+  codec_test::check_error([&] { parse_rd_csv(mixed, "mixed.csv", complete); }, ErrorCode::kCorrupt, "line 3");
 }

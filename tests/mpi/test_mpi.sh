@@ -66,9 +66,9 @@ failure)  # a rank that fails or dies ends the job non-zero, with no model writt
   ;;
 rd)  # 2 ranks share the images; rank 0 writes the rows, summary, deltas and plot of 1 rank
   "$msinr" "${train[@]}" --out "$tmp/m.msm" >/dev/null
-  rd=(rd --images "$src/samples" --crop 32 --model "$tmp/m.msm" --levels 0,2 --bits 16 --steps 3 --threads 1 --jobs 1 --quiet)
-  rows() { cut -d, -f1-9 "$1/rd.csv" | sort; }               # without the two timing columns
-  summary() { cut -d, -f1-7 "$1/summary.csv"; }
+  rd=(rd --images "$src/samples" --crop 32 --model "$tmp/m.msm" --levels 0,2 --bits 16 --steps 3 --threads 1 --jobs 1 --quiet --no-bd)
+  rows() { cut -d, -f1-10 "$1/rd.csv" | sort; }              # without the two timing columns
+  summary() { cut -d, -f1-8 "$1/summary.csv"; }
   "$msinr" "${rd[@]}" --jpeg-qualities 50,90 --out "$tmp/one"
   mpi2 "$msinr" "${rd[@]}" --jpeg-qualities 50,90 --out "$tmp/two"
   [ "$(rows "$tmp/one" | wc -l)" -eq 19 ] || fail "expected 3 images x 6 settings + header"

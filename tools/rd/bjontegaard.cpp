@@ -115,6 +115,8 @@ BdResult bd_average(const std::vector<RdPoint>& anchor, const std::vector<RdPoin
     lo = std::min(*std::min_element(xa.begin(), xa.end()), *std::min_element(xt.begin(), xt.end()));
     hi = std::max(*std::max_element(xa.begin(), xa.end()), *std::max_element(xt.begin(), xt.end()));
   }
+  r.lo = rate_axis ? std::pow(10.0, lo) : lo;
+  r.hi = rate_axis ? std::pow(10.0, hi) : hi;
   Cubic fa, ft;
   std::string why;
   if (!fit_cubic(xa, ya, fa, why)) {

@@ -35,6 +35,10 @@ struct RdPoint {
 struct BdResult {
   double value = std::numeric_limits<double>::quiet_NaN();  // percent (BD-rate) or dB (BD-PSNR)
   std::string reason;  // empty when value is a number; else why not
+  // The interval the fits were integrated over (nan until the ranges are known to overlap): PSNR in
+  // dB for BD-rate; rate, in the points' unit, for BD-PSNR. With kOverlap, the overlap of the two
+  // curves: a BD figure says nothing about the rates or qualities outside it.
+  double lo = std::numeric_limits<double>::quiet_NaN(), hi = std::numeric_limits<double>::quiet_NaN();
   bool ok() const { return std::isfinite(value); }
 };
 

@@ -130,6 +130,14 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
     if (std::find(qualities.begin(), qualities.end(), q) == qualities.end()) qualities.push_back(q);
   }
   if (levels.empty() && qualities.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to measure: no levels and no JPEG qualities");
+  if (cfg.require_bd && !qualities.empty() && (levels.size() < 4 || qualities.size() < 4)) {
+    // Refused now, not after the whole sweep: a cubic through fewer than 4 points is undefined.
+    throw Error(ErrorCode::kInvalidArgument,
+                "BD-rate needs at least 4 points per curve, but each msinr curve would have " + std::to_string(levels.size()) +
+                    " (levels) and each JPEG curve " + std::to_string(qualities.size()) +
+                    " (qualities): give at least 4 distinct levels and 4 distinct JPEG qualities, or --no-bd to measure "
+                    "without BD figures");
+  }
 
   std::vector<Setting> settings;
   for (int bits : cfg.payload_bits) {
@@ -193,7 +201,12 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
   if (have_csv) {
     const std::string text = read_text(csv_path);
     std::size_t complete = 0;
-    existing = parse_rd_csv(text, csv_path, complete);
+    bool without_ms_ssim = false;
+    existing = parse_rd_csv(text, csv_path, complete, &without_ms_ssim);
+    if (without_ms_ssim)  // its rows have no MS-SSIM to give, and new rows would not fit its header
+      throw Error(ErrorCode::kInvalidArgument,
+                  csv_path + " was written by an older msinr, without the ms_ssim column: its rows cannot be resumed. "
+                             "Use another --out folder, or delete rd.csv there to start over");
     if (complete < text.size()) {  // a half-written last line: a run was killed mid-row
       fs::resize_file(csv_path, complete, ec);
       if (ec) throw Error(ErrorCode::kIo, csv_path + ": cannot drop the half-written last line: " + ec.message());
@@ -298,6 +311,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
     }
     const double pixels = static_cast<double>(img.width) * img.height;
     const bool can_ssim = std::min(img.width, img.height) >= kSsimWindow;
+    const bool can_ms_ssim = std::min(img.width, img.height) >= kMsSsimMinSide;
     std::vector<ComparePanel> msinr_panels;
     std::vector<RdRow> jpeg_rows;
     for (const Setting& s : settings) {
@@ -344,6 +358,7 @@ RdReport run_rd(const Model& model, const RdConfig& cfg) {
       row.bpp = static_cast<double>(row.bytes) * 8.0 / pixels;
       row.psnr = psnr_8bit(back, img);
       row.ssim = can_ssim ? ssim(back, img) : kNaN;
+      row.ms_ssim = can_ms_ssim ? ms_ssim(back, img) : kNaN;
       // What is written is what is read back: later steps see the row as the CSV holds it.
       const std::string line = format_rd_row(row);
       std::size_t complete = 0;

@@ -4,7 +4,7 @@
 // For every image of a folder (optionally center-cropped, the first K in name order) and every
 // setting (msinr: each requested model level at each container precision; JPEG: each quality at
 // 4:2:0 and at 4:4:4), the image goes through the real encoder to bytes and back through the real
-// decoder; the row records the bytes, bpp = bytes * 8 / pixels, the 8-bit RGB PSNR and SSIM of the
+// decoder; the row records the bytes, bpp = bytes * 8 / pixels, the 8-bit RGB PSNR, SSIM and MS-SSIM of the
 // decoded image against the (cropped) original, and the wall seconds of encoding and of decoding.
 // The rows go to rd.csv, the per-setting means to summary.csv, the curves to rd.svg, and the
 // Bjontegaard deltas of every msinr curve against every JPEG curve to bd.csv.
@@ -65,6 +65,10 @@ struct RdConfig {
   bool log_rate = false;
   std::string title;                   // empty: from the folder name
   RdSharing sharing;                   // default: one process
+  // Refuse (kInvalidArgument, before anything is measured) when JPEG curves are asked for and any
+  // curve would have fewer than 4 points, so BD-rate would be undefined. `msinr rd` sets it unless
+  // --no-bd is given.
+  bool require_bd = false;
   // Called after every row (computed or skipped), one call at a time, from worker threads.
   std::function<void(const RdProgress&)> progress;
 };

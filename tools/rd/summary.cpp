@@ -17,8 +17,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 std::vector<RdSummaryRow> summarize_rd(const std::vector<RdRow>& rows) {
   struct Acc {
-    std::size_t n = 0, n_ssim = 0;
-    double bpp = 0, psnr = 0, mse = 0, ssim = 0, enc = 0, dec = 0;
+    std::size_t n = 0, n_ssim = 0, n_ms_ssim = 0;
+    double bpp = 0, psnr = 0, mse = 0, ssim = 0, ms_ssim = 0, enc = 0, dec = 0;
   };
   std::map<std::pair<std::string, std::string>, Acc> acc;
   for (const RdRow& r : rows) {
@@ -30,6 +30,10 @@ std::vector<RdSummaryRow> summarize_rd(const std::vector<RdRow>& rows) {
     if (std::isfinite(r.ssim)) {
       ++a.n_ssim;
       a.ssim += r.ssim;
+    }
+    if (std::isfinite(r.ms_ssim)) {
+      ++a.n_ms_ssim;
+      a.ms_ssim += r.ms_ssim;
     }
     a.enc += r.encode_seconds;
     a.dec += r.decode_seconds;
@@ -46,6 +50,7 @@ std::vector<RdSummaryRow> summarize_rd(const std::vector<RdRow>& rows) {
     const double mse = a.mse / n;
     s.psnr_of_mean_mse = mse > 0 ? 10.0 * std::log10(255.0 * 255.0 / mse) : kInf;
     s.ssim = a.n_ssim ? a.ssim / static_cast<double>(a.n_ssim) : kNaN;
+    s.ms_ssim = a.n_ms_ssim ? a.ms_ssim / static_cast<double>(a.n_ms_ssim) : kNaN;
     s.encode_seconds = a.enc / n;
     s.decode_seconds = a.dec / n;
     out.push_back(std::move(s));

@@ -20,6 +20,9 @@ struct RdRow {
   double bpp = 0.0;
   double psnr = 0.0;  // 8-bit RGB, 10 log10(255^2 / MSE); inf when lossless
   double ssim = std::numeric_limits<double>::quiet_NaN();  // nan when a side is < 11 pixels
+  // codec::ms_ssim; nan when a side is < 161 pixels (too small for 5 scales), and in rows read from
+  // an rd.csv written before the column existed.
+  double ms_ssim = std::numeric_limits<double>::quiet_NaN();
   double encode_seconds = 0.0, decode_seconds = 0.0;
 };
 
@@ -31,6 +34,7 @@ struct RdSummaryRow {
   double psnr_mean = 0.0;         // mean over images of each image's PSNR (the usual convention)
   double psnr_of_mean_mse = 0.0;  // 10 log10(255^2 / mean over images of each image's MSE)
   double ssim = 0.0;              // mean SSIM (over images where it is defined; nan if none)
+  double ms_ssim = 0.0;           // mean MS-SSIM, likewise
   double encode_seconds = 0.0, decode_seconds = 0.0;  // means
 };
 
