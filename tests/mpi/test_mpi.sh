@@ -9,6 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_pml=ob1 OMPI_MCA_osc=^ucx OMPI_MCA_btl_base_warn_component_unused=0
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Sanitized builds (MSINR_SANITIZE=ON): Open MPI's own leaks are suppressed, msinr's are not (see the file).
+export LSAN_OPTIONS="suppressions=$src/tests/mpi/lsan-openmpi.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mpi2() { timeout 120 "$mpirun" --oversubscribe --allow-run-as-root -np 2 "$@"; }
 model_id() { sed -n 's/.*model id \([0-9a-f]*\).*/\1/p'; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
