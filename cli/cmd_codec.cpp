@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/image_output.hpp"
 #include "cli/json.hpp"
 #include "cli/models.hpp"
@@ -22,7 +24,9 @@
 #include "codec/default_model.hpp"
 #include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
+#include "format/container.hpp"
 #include "format/file_io.hpp"
+#include "format/magic.hpp"
 #include "format/model_file.hpp"
 #include "msinr/error.hpp"
 
@@ -106,17 +110,22 @@ std::string search_detail(const codec::SearchStatus& s, double pixels) {
   return buf;
 }
 
+// A line for stderr about one image (no newline): printed at once, or by rank 0 with the image's result.
+using NoteSink = std::function<void(const std::string&)>;
+
 // Encodes one image to `output` (a file, or "-" for standard output). `on_tiles(done, total, detail)`
 // follows the tiles. A --bpp / --psnr search reports as one span of work: every level fit it may
 // take counts its tiles (total = tiles x the most fits it can take, so the ETA is an upper bound),
-// and `detail` says which level and quantizer step it is trying.
+// and `detail` says which level and quantizer step it is trying. `note` gets the lines about the
+// image (alpha dropped, rate control, target missed).
 Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::string& input, const std::string& output,
-                   const std::function<void(std::size_t, std::size_t, const std::string&)>& on_tiles) {
+                   const std::function<void(std::size_t, std::size_t, const std::string&)>& on_tiles,
+                   const NoteSink& note) {
   const std::string in_name = display_name(input, false), out_name = display_name(output, true);
   const auto file = read_input(input, codec::kMaxImageFileBytes);
   const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
   if (!a.quiet && image.source.had_alpha())
-    std::fprintf(stderr, "msinr: note: %s has alpha; msinr stores colour only, alpha is dropped\n", in_name.c_str());
+    note("msinr: note: " + in_name + " has alpha; msinr stores colour only, alpha is dropped");
   codec::EncodeOptions o;
   o.level = a.quality >= 0 ? model.level_for_quality(a.quality) : a.level;
   o.target_bpp = a.bpp;
@@ -156,16 +165,17 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
       show();
     };
   if (!a.quiet && (a.bpp > 0 || a.psnr > 0))
-    o.log = [&](const std::string& line) { std::fprintf(stderr, "\rmsinr: %s: %s\n", in_name.c_str(), line.c_str()); };
+    o.log = [&](const std::string& line) { note("msinr: " + in_name + ": " + line); };
   const codec::EncodeResult r = codec::encode_image(image, model, o);
   const bool keep = r.target_met || a.best_effort;
   if (!r.target_met) {
     const double got_bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(image.width) * image.height);
-    std::fprintf(stderr, "msinr: %s: target not met: %s; the closest is %.3f bpp at %.2f dB (level %d)%s\n",
-                 in_name.c_str(),
-                 a.bpp > 0 ? ("no file fits " + std::to_string(a.bpp).substr(0, 6) + " bpp").c_str()
-                           : ("no level reaches " + std::to_string(a.psnr).substr(0, 6) + " dB").c_str(),
-                 got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "target not met: %s; the closest is %.3f bpp at %.2f dB (level %d)%s",
+                  a.bpp > 0 ? ("no file fits " + std::to_string(a.bpp).substr(0, 6) + " bpp").c_str()
+                            : ("no level reaches " + std::to_string(a.psnr).substr(0, 6) + " dB").c_str(),
+                  got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
+    note("msinr: " + in_name + ": " + buf);
   }
   if (!keep) {
   } else if (is_stdio(output)) {
@@ -205,62 +215,254 @@ void print_report(const std::string& report, std::FILE* to) {
   std::fflush(to);
 }
 
-// Several images into a folder: one line each and a total; finished outputs are skipped unless -f.
-int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::vector<std::string>& inputs,
+// A batch's messages between processes: fields as LENGTH:BYTES, so any text (an error message with
+// newlines, a file name with colons) travels unchanged, and numbers as text, exact for doubles.
+void put(std::string& to, const std::string& field) {
+  to += std::to_string(field.size());
+  to += ':';
+  to += field;
+}
+void put(std::string& to, double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  put(to, std::string(buf));
+}
+std::string take(const std::string& from, std::size_t& at) {
+  const std::size_t colon = from.find(':', at);
+  if (colon == std::string::npos || colon == at) throw Error(ErrorCode::kIo, "garbled batch message between processes");
+  const std::size_t len = std::stoull(from.substr(at, colon - at));
+  if (len > from.size() - colon - 1) throw Error(ErrorCode::kIo, "garbled batch message between processes");
+  at = colon + 1 + len;
+  return from.substr(colon + 1, len);
+}
+double take_number(const std::string& from, std::size_t& at) { return std::stod(take(from, at)); }
+
+// An image of a batch still to encode, and where it goes.
+struct BatchJob {
+  std::string input, output;
+};
+
+// What became of one image, as the process that encoded it saw it; rank 0 prints and counts these
+// in input order, so N processes print what one does.
+struct BatchResult {
+  bool ok = false;    // encode_one returned (a missed target may still have left it unwritten)
+  std::string error;  // else why not
+  std::string notes;  // the image's stderr lines, each ending in a newline
+  Encoded e;
+};
+
+std::string pack_result(std::size_t job, const BatchResult& r) {
+  std::string m;
+  put(m, static_cast<double>(job));
+  put(m, r.ok ? 1.0 : 0.0);
+  put(m, r.error);
+  put(m, r.notes);
+  put(m, static_cast<double>(r.e.bytes));
+  put(m, r.e.pixels);
+  put(m, r.e.psnr);
+  put(m, r.e.seconds);
+  put(m, r.e.target_met ? 1.0 : 0.0);
+  put(m, r.e.written ? 1.0 : 0.0);
+  put(m, r.e.report);
+  return m;
+}
+
+BatchResult unpack_result(const std::string& m, std::size_t& job) {
+  std::size_t at = 0;
+  BatchResult r;
+  job = static_cast<std::size_t>(take_number(m, at));
+  r.ok = take_number(m, at) != 0.0;
+  r.error = take(m, at);
+  r.notes = take(m, at);
+  r.e.bytes = static_cast<std::size_t>(take_number(m, at));
+  r.e.pixels = take_number(m, at);
+  r.e.psnr = take_number(m, at);
+  r.e.seconds = take_number(m, at);
+  r.e.target_met = take_number(m, at) != 0.0;
+  r.e.written = take_number(m, at) != 0.0;
+  r.e.report = take(m, at);
+  return r;
+}
+
+// Whether an earlier run finished `output`: "" when it reads back as a whole container (every
+// check of the format passes: sizes, the file's and the payload's CRC-32C), else what is wrong with
+// it. Outputs are written atomically, so a killed batch leaves finished files and no partial ones;
+// this also catches a file damaged or cut short some other way (a copy, a full disk elsewhere).
+// A file that is not an msinr image at all is someone else's: refused, not replaced.
+std::string damage_of(const std::string& output) {
+  const auto bytes = format::read_msinr_file(output);
+  if (bytes.size() < format::kContainerMagic.size() ||
+      !std::equal(format::kContainerMagic.begin(), format::kContainerMagic.end(), bytes.begin()))
+    throw Error(ErrorCode::kInvalidArgument, output + " exists and is not an msinr image; -f replaces it");
+  try {
+    (void)format::read_container(bytes);
+  } catch (const format::FormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Several images into a folder: one line each and a total. Finished outputs are skipped unless -f,
+// so a rerun completes an interrupted batch. Under mpirun/srun the processes share the images.
+int run_encode_batch(EncodeArgs a, const codec::Model& model, const std::vector<std::string>& inputs,
                      const std::string& out_dir) {
   namespace fs = std::filesystem;
-  for (const auto& in : inputs)
-    if (is_stdio(in)) throw Error(ErrorCode::kInvalidArgument, "'-' (standard input) cannot be part of a batch");
-  std::error_code ec;
-  if (!fs::is_directory(out_dir, ec)) {
-    fs::create_directories(out_dir, ec);
-    if (ec) throw Error(ErrorCode::kIo, "cannot create the output folder " + out_dir + ": " + ec.message());
-  }
-  // Every output name, decided (and checked for clashes and inputs) before any work.
-  std::vector<std::string> outputs;
-  for (const auto& in : inputs) {
-    const std::string out = (fs::path(out_dir) / fs::path(in).stem()).string() + ".msinr";
-    for (std::size_t k = 0; k < outputs.size(); ++k)
-      if (outputs[k] == out)
-        throw Error(ErrorCode::kInvalidArgument, inputs[k] + " and " + in + " would both be written to " + out +
-                                                     "; encode them into different folders");
-    outputs.push_back(out);
-  }
-  Progress progress(progress_mode(a.quiet || a.json), "", static_cast<double>(inputs.size()), "images");
+  Distributed& job = Distributed::get();
+  a.engine.threads = job.threads_for(a.engine.threads);
+  const std::size_t ranks = static_cast<std::size_t>(job.size()), me = static_cast<std::size_t>(job.rank());
+  // Rank 0 alone looks at the output folder and decides what is left to do, so every process
+  // works from one list even when their views of the file system lag.
+  Progress progress(progress_mode(!job.root() || a.quiet || a.json), "", static_cast<double>(inputs.size()), "images");
+  std::vector<BatchJob> jobs;
+  std::vector<std::size_t> input_of;  // jobs[k] encodes inputs[input_of[k]]
   std::size_t encoded = 0, skipped = 0, failed = 0, missed = 0, bytes = 0;
   double pixels = 0.0, psnr_sum = 0.0, seconds = 0.0;
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(inputs.size()) + "] " +
-                              fs::path(inputs[i]).filename().string();
-    try {
-      if (!a.force && file_exists(outputs[i])) {
-        ++skipped;
-        if (!a.quiet && !a.json)
-          progress.note(inputs[i] + ": " + outputs[i] + " exists, skipped (-f encodes it again)");
+  if (job.root()) {
+    for (const auto& in : inputs)
+      if (is_stdio(in)) throw Error(ErrorCode::kInvalidArgument, "'-' (standard input) cannot be part of a batch");
+    std::error_code ec;
+    if (!fs::is_directory(out_dir, ec)) {
+      fs::create_directories(out_dir, ec);
+      if (ec) throw Error(ErrorCode::kIo, "cannot create the output folder " + out_dir + ": " + ec.message());
+    }
+    // Every output name, decided (and checked for clashes and inputs) before any work.
+    std::vector<std::string> outputs;
+    for (const auto& in : inputs) {
+      const std::string out = (fs::path(out_dir) / fs::path(in).stem()).string() + ".msinr";
+      for (std::size_t k = 0; k < outputs.size(); ++k)
+        if (outputs[k] == out)
+          throw Error(ErrorCode::kInvalidArgument, inputs[k] + " and " + in + " would both be written to " + out +
+                                                       "; encode them into different folders");
+      outputs.push_back(out);
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      try {
+        bool replace = a.force;
+        if (!a.force && file_exists(outputs[i])) {
+          const std::string damage = damage_of(outputs[i]);
+          if (damage.empty()) {
+            ++skipped;
+            if (!a.quiet && !a.json) progress.note(inputs[i] + ": " + outputs[i] + " exists, skipped (-f encodes it again)");
+            continue;
+          }
+          if (!a.quiet) progress.note("msinr: note: " + outputs[i] + " is incomplete (" + damage + "); encoding it again");
+          replace = true;
+        }
+        check_output(outputs[i], {inputs[i], a.model}, replace);
+        jobs.push_back({inputs[i], outputs[i]});
+        input_of.push_back(i);
+      } catch (const Error& err) {
+        progress.finish();
+        ++failed;
+        std::fprintf(stderr, "msinr: error: %s\n", err.what());
+      }
+    }
+  }
+  if (ranks > 1) {
+    std::string list;
+    for (const auto& j : jobs) {
+      put(list, j.input);
+      put(list, j.output);
+    }
+    list = job.broadcast(list);
+    if (!job.root()) {
+      for (std::size_t at = 0; at < list.size();) {
+        BatchJob j;
+        j.input = take(list, at);
+        j.output = take(list, at);
+        jobs.push_back(std::move(j));
+      }
+      std::error_code ec;
+      if (!jobs.empty() && !fs::is_directory(out_dir, ec))
+        throw Error(ErrorCode::kIo, "the output folder " + out_dir + " (made by rank 0) is not here: every process "
+                                    "writes its images into it, so it must be on a shared file system");
+    }
+  }
+
+  // Rank 0 keeps every result until those before it are in, then prints and counts them in order.
+  std::vector<std::optional<BatchResult>> results(jobs.size());
+  std::size_t arrived = 0, printed = 0;
+  auto print_ready = [&] {
+    for (; printed < jobs.size() && results[printed]; ++printed) {
+      const BatchResult r = std::move(*results[printed]);
+      results[printed].reset();
+      progress.finish();  // the lines stand alone; the bar comes back with the next update
+      std::fputs(r.notes.c_str(), stderr);
+      if (!r.ok) {
+        ++failed;
+        std::fprintf(stderr, "msinr: error: %s\n", r.error.c_str());
         continue;
       }
-      check_output(outputs[i], {inputs[i], a.model}, a.force);
-      progress.set_label(label);
-      progress.update(static_cast<double>(i));
-      const Encoded e = encode_one(a, model, inputs[i], outputs[i], [&](std::size_t done, std::size_t total, const std::string& detail) {
-        progress.update(static_cast<double>(i) + static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)),
-                        detail);
-      });
-      progress.finish();  // the summary line stands alone; the bar comes back with the next image
-      print_report(e.report, stdout);
-      if (!e.target_met) ++missed;
-      if (!e.written) continue;
+      print_report(r.e.report, stdout);
+      if (!r.e.target_met) ++missed;
+      if (!r.e.written) continue;
       ++encoded;
-      bytes += e.bytes;
-      pixels += e.pixels;
-      psnr_sum += e.psnr;
-      seconds += e.seconds;
-    } catch (const Error& err) {
-      progress.finish();
-      ++failed;
-      std::fprintf(stderr, "msinr: error: %s\n", err.what());
+      bytes += r.e.bytes;
+      pixels += r.e.pixels;
+      psnr_sum += r.e.psnr;
+      seconds += r.e.seconds;
     }
+  };
+  auto receive = [&](bool wait) {
+    while (auto m = job.receive_at_root(wait)) {
+      std::size_t k = 0;
+      BatchResult r = unpack_result(*m, k);
+      if (k >= results.size() || results[k]) throw Error(ErrorCode::kIo, "a batch result came twice or out of range");
+      results[k] = std::move(r);
+      ++arrived;
+      if (wait) break;
+    }
+    print_ready();
+  };
+  const double planned = static_cast<double>(inputs.size() - jobs.size());  // skipped or refused before the work
+  // Rank r encodes jobs r, r + N, r + 2N, ...: images in a folder are usually of one size, and a
+  // fixed share needs no talk but the results.
+  for (std::size_t k = me; k < jobs.size(); k += ranks) {
+    BatchResult r;
+    const bool immediate = ranks == 1;  // one process: notes at once; several: with the result, in order
+    const NoteSink note = [&](const std::string& line) {
+      if (immediate) {
+        progress.finish();
+        std::fprintf(stderr, "%s\n", line.c_str());
+      } else {
+        r.notes += line + "\n";
+      }
+    };
+    try {
+      if (job.root()) {
+        progress.set_label("[" + std::to_string(input_of[k] + 1) + "/" + std::to_string(inputs.size()) + "] " +
+                           fs::path(jobs[k].input).filename().string());
+        progress.update(planned + static_cast<double>(arrived));
+      }
+      r.e = encode_one(
+          a, model, jobs[k].input, jobs[k].output,
+          [&](std::size_t done, std::size_t total, const std::string& detail) {
+            progress.update(planned + static_cast<double>(arrived) +
+                                static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)),
+                            detail);
+          },
+          note);
+      r.ok = true;
+    } catch (const Error& err) {
+      r.error = err.what();
+    }
+    if (job.root()) {
+      results[k] = std::move(r);
+      ++arrived;
+      receive(false);
+      progress.update(planned + static_cast<double>(arrived));
+    } else {
+      job.send_to_root(pack_result(k, r));
+    }
+  }
+  if (!job.root()) {
+    job.complete_sends();
+    return std::stoi(job.broadcast(""));
+  }
+  while (arrived < jobs.size()) {
+    receive(true);
+    progress.update(planned + static_cast<double>(arrived));
   }
   progress.finish();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -277,7 +479,11 @@ int run_encode_batch(const EncodeArgs& a, const codec::Model& model, const std::
                   psnr_sum / static_cast<double>(encoded), wall);
     std::printf("\n");
   }
-  return failed ? 1 : missed && !a.best_effort ? kExitTargetNotMet : 0;
+  std::fflush(stdout);
+  const int code = failed ? 1 : missed && !a.best_effort ? kExitTargetNotMet : 0;
+  // Every process exits with rank 0's status, so mpirun's says what happened to the batch.
+  if (ranks > 1) job.broadcast(std::to_string(code));
+  return code;
 }
 
 // --effort sets --steps and --pixel-fraction where they were not given (chosen on validation:
@@ -311,6 +517,10 @@ int run_encode(const EncodeArgs& a) {
     const codec::Model model = load_model_arg(a.model);
     return run_encode_batch(a, model, expand_inputs(inputs), out_dir);
   }
+  // N processes would each encode the one image and race on its output.
+  if (launched_processes() > 1)
+    throw Error(ErrorCode::kUnsupported, "one image is encoded by one process: under mpirun/srun give a batch (-o DIR/ "
+                                         "or --out-dir DIR), whose images the processes share");
   if (inputs.size() != 1)
     throw Error(ErrorCode::kInvalidArgument, std::to_string(inputs.size()) +
                                                  " inputs but one output file: encode several images with -o DIR/ or --out-dir DIR");
@@ -322,10 +532,16 @@ int run_encode(const EncodeArgs& a) {
   warn_extension(output, {".msinr"}, "an msinr container", a.quiet);
   const codec::Model model = load_model_arg(a.model);
   Progress progress(progress_mode(a.quiet || a.json), "encode " + display_name(input, false), 0.0, "tiles");
-  const Encoded e = encode_one(a, model, input, output, [&](std::size_t done, std::size_t total, const std::string& detail) {
-    progress.set_total(static_cast<double>(total));
-    progress.update(static_cast<double>(done), detail);
-  });
+  const Encoded e = encode_one(
+      a, model, input, output,
+      [&](std::size_t done, std::size_t total, const std::string& detail) {
+        progress.set_total(static_cast<double>(total));
+        progress.update(static_cast<double>(done), detail);
+      },
+      [&](const std::string& line) {
+        progress.finish();
+        std::fprintf(stderr, "%s\n", line.c_str());
+      });
   progress.finish();
   print_report(e.report, is_stdio(output) ? stderr : stdout);
   return e.target_met || a.best_effort ? 0 : kExitTargetNotMet;
@@ -456,7 +672,10 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       "Files: '-' is standard input or output. An existing output is replaced only with -f; an input\n"
       "is never written over. Several inputs, or a folder (its .png/.jpg/.jpeg images), go into a\n"
       "folder given as -o DIR/ or --out-dir DIR as NAME.msinr, one line each and a total; outputs that\n"
-      "already exist are skipped, so a rerun finishes an interrupted batch (-f redoes them).\n"
+      "already exist and read back complete (every checksum verified) are skipped, so a rerun\n"
+      "finishes an interrupted batch (-f redoes them). Under mpirun/srun the processes share a\n"
+      "batch's images (each writes its own outputs: a shared folder) and rank 0 prints, in input\n"
+      "order (docs/distributed.md).\n"
       "On a terminal a progress bar follows the tiles (and the images of a batch); off one, a line\n"
       "every 10 s. A --bpp / --psnr search counts every level fit it may take, so its ETA is an upper\n"
       "bound, and the line says which level and quantizer step scale it is trying\n"
@@ -465,7 +684,8 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       "  msinr encode photo.png photo.msinr -q 80 -f\n"
       "  msinr encode photo.png photo.msinr --psnr 28 --json\n"
       "  cat photo.png | msinr encode - - > photo.msinr\n"
-      "  msinr encode *.png -o packed/\n  msinr encode photos/ --out-dir packed -f");
+      "  msinr encode *.png -o packed/\n  msinr encode photos/ --out-dir packed -f\n"
+      "  mpirun -np 4 msinr encode photos/ -o packed/ --threads 4");
   enc->add_option("input", e->files,
                   "Images to encode ('-': standard input; a folder: its images), then the output when neither -o nor\n"
                   "--out-dir is given")

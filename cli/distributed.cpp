@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <list>
 #include <memory>
 #include <thread>
 
@@ -76,6 +78,29 @@ class MpiTaskSharing final : public TaskSharing {
   int rank_, size_;
   std::vector<int> counts_, displs_;
 };
+
+// send_to_root's messages: one tag, apart from everything else (collectives have their own space).
+constexpr int kResultTag = 7301;
+
+struct Outgoing {
+  std::string bytes;
+  MPI_Request request = MPI_REQUEST_NULL;
+};
+// Messages handed to MPI_Isend and not yet known to have left; a list, so the buffers never move.
+std::list<Outgoing> g_outgoing;
+
+void reap_sends(bool wait) {
+  for (auto it = g_outgoing.begin(); it != g_outgoing.end();) {
+    int done = 0;
+    if (wait) {
+      check(MPI_Wait(&it->request, MPI_STATUS_IGNORE), "MPI_Wait for a result sent to rank 0");
+      done = 1;
+    } else {
+      check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test of a result sent to rank 0");
+    }
+    it = done ? g_outgoing.erase(it) : std::next(it);
+  }
+}
 #endif
 
 }  // namespace
@@ -172,6 +197,48 @@ std::string Distributed::broadcast(const std::string& from_root) {
 void Distributed::barrier() {
 #if MSINR_HAVE_MPI
   if (mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+void Distributed::send_to_root(std::string message) {
+  if (root()) throw Error(ErrorCode::kInvalidArgument, "send_to_root called on rank 0");
+#if MSINR_HAVE_MPI
+  reap_sends(false);
+  Outgoing& out = g_outgoing.emplace_back();
+  out.bytes = std::move(message);
+  check(MPI_Isend(out.bytes.data(), static_cast<int>(out.bytes.size()), MPI_CHAR, 0, kResultTag, MPI_COMM_WORLD,
+                  &out.request),
+        "MPI_Isend of a result to rank 0");
+#endif
+}
+
+std::optional<std::string> Distributed::receive_at_root(bool wait) {
+  if (size_ <= 1) return std::nullopt;
+#if MSINR_HAVE_MPI
+  MPI_Status status;
+  if (wait) {
+    check(MPI_Probe(MPI_ANY_SOURCE, kResultTag, MPI_COMM_WORLD, &status), "MPI_Probe");
+  } else {
+    int arrived = 0;
+    check(MPI_Iprobe(MPI_ANY_SOURCE, kResultTag, MPI_COMM_WORLD, &arrived, &status), "MPI_Iprobe");
+    if (!arrived) return std::nullopt;
+  }
+  int len = 0;
+  check(MPI_Get_count(&status, MPI_CHAR, &len), "MPI_Get_count");
+  std::string s(static_cast<std::size_t>(len), '\0');
+  // From the probed sender with the probed tag: only the main thread calls MPI, so this is the probed message.
+  check(MPI_Recv(s.data(), len, MPI_CHAR, status.MPI_SOURCE, kResultTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv of a result");
+  return s;
+#else
+  (void)wait;
+  return std::nullopt;
+#endif
+}
+
+void Distributed::complete_sends() {
+#if MSINR_HAVE_MPI
+  if (mpi_) reap_sends(true);
 #endif
 }
 

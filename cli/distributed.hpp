@@ -2,6 +2,7 @@
 // The processes of one msinr job. A plain run is one process; under mpirun or srun, in a build
 // with MPI (-DMSINR_MPI), every process runs the same command and this says which one it is and
 // moves data between them. The only place msinr touches MPI, so libmsinr stays free of it.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,15 @@ class Distributed {
   // Every process gets rank 0's string.
   std::string broadcast(const std::string& from_root);
   void barrier();
+  // Results that rank 0 collects as they come, while it works too (batch encode). Any rank but 0:
+  // hands `message` to MPI for rank 0 and returns at once (the send completes in the background;
+  // small messages, a few KB, need nothing from rank 0 to leave).
+  void send_to_root(std::string message);
+  // Rank 0: the next message another rank sent (from each rank in the order sent), or nullopt when
+  // none is there yet and `wait` is false.
+  std::optional<std::string> receive_at_root(bool wait);
+  // Waits until every send_to_root of this process has left: before the next collective call.
+  void complete_sends();
   // Ends the whole job at once with `code` (after one process failed, the others would wait forever).
   [[noreturn]] void abort(int code);
   // At the end of main; harmless on one process.

@@ -81,12 +81,14 @@ int main(int argc, char** argv) {
   };
   int code = 2;
   try {
-    // Only train and rd share their work between processes; any other command started N times
-    // would do the whole job N times and race on its outputs.
-    if (!app.got_subcommand("train") && !app.got_subcommand("rd") && msinr::cli::launched_processes() > 1)
+    // Only train, rd and a batch encode share their work between processes; any other command
+    // started N times would do the whole job N times and race on its outputs (encode refuses a
+    // single image itself, once it knows it has one).
+    if (!app.got_subcommand("train") && !app.got_subcommand("rd") && !app.got_subcommand("encode") &&
+        msinr::cli::launched_processes() > 1)
       throw msinr::Error(msinr::ErrorCode::kUnsupported,
-                         "only 'msinr train' and 'msinr rd' run as several processes (mpirun -np N / srun); run this "
-                         "command as one process (docs/distributed.md)");
+                         "only 'msinr train', 'msinr rd' and a batch 'msinr encode ... -o DIR/' run as several "
+                         "processes (mpirun -np N / srun); run this command as one process (docs/distributed.md)");
     if (app.got_subcommand("encode")) code = encode();
     else if (app.got_subcommand("decode")) code = decode();
     else if (app.got_subcommand("info")) code = info();

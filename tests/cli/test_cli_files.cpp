@@ -316,6 +316,20 @@ TEST_CASE("batches: several inputs or a folder into -o DIR/ or --out-dir, one li
   // Batch outputs are atomic: nothing half-written, and every output decodes.
   for (const char* name : {"a", "b", "c"})
     CHECK(run("decode " + (dir / ("out/" + std::string(name) + ".msinr")) + " " + (dir / (std::string(name) + ".png")) + " --quiet").code == 0);
+  // A rerun skips only outputs that read back complete: one cut short is encoded again; a file
+  // there that is not an msinr image is someone else's and stays (that image fails).
+  const auto whole = fs::file_size(dir / "out/b.msinr");
+  fs::resize_file(dir / "out/b.msinr", whole - 7);
+  spit(dir / "out/c.msinr", "not msinr");
+  r = run("encode " + (dir / "imgs") + " -o " + (dir / "out") + "/ --steps 1");
+  CHECK(r.code == 1);
+  CHECK(has(r, "b.msinr is incomplete"));
+  CHECK(has(r, "c.msinr exists and is not an msinr image; -f replaces it"));
+  CHECK(has(r, "3 images: 1 encoded, 1 skipped, 1 failed"));
+  CHECK(fs::file_size(dir / "out/b.msinr") == whole);
+  CHECK(slurp(dir / "out/c.msinr") == "not msinr");
+  fs::remove(dir / "out/c.msinr");
+  REQUIRE(run("encode " + (dir / "imgs") + " -o " + (dir / "out") + "/ --steps 1").code == 0);
   // A failure does not stop the batch, but the exit code says it happened.
   spit(dir / "imgs/d.png", "not a png");
   r = run("encode " + (dir / "imgs") + " -o " + (dir / "out") + "/ --steps 1");
