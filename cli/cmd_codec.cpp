@@ -74,6 +74,7 @@ struct EncodeArgs {
   double quant_loss = codec::EncodeOptions{}.quant_loss_db;
   int refit_steps = codec::EncodeOptions{}.refit_steps;
   float refit_lr = 0.0f;
+  double refit_pixel_fraction = codec::EncodeOptions{}.refit_pixel_fraction;
   std::string lr_schedule = "constant";
   double pixel_fraction = codec::EncodeOptions{}.pixel_fraction;
   std::string effort = "default";
@@ -137,6 +138,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.refit_steps = a.refit_steps;
   o.pixel_fraction = a.pixel_fraction;
   o.refit_lr = a.refit_lr;
+  o.refit_pixel_fraction = a.refit_pixel_fraction;
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
@@ -716,6 +718,9 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
       ->capture_default_str()->check(CLI::Range(0, 100000));
   enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: the fit's / 300)")
       ->check(CLI::PositiveNumber);
+  enc->add_option("--refit-pixel-fraction", e->refit_pixel_fraction,
+                  "Each refit step on a fresh random subset of this fraction of a tile's pixels")
+      ->capture_default_str()->check(CLI::Range(0.001, 1.0));
   e->pixel_fraction_option = enc->add_option("--pixel-fraction", e->pixel_fraction,
                   "Each Adam step on a fresh random subset of this fraction of a tile's pixels; a step then costs "
                   "about the fraction, so e.g. --pixel-fraction 0.5 --steps 200 takes the time of 100 full steps")

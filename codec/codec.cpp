@@ -272,7 +272,11 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
     AdamConfig ac;
     ac.lr = opt.refit_lr > 0.0f ? opt.refit_lr : (opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index)) / 300.0f;
     Adam adam(params.size(), ac);
+    PixelSampling sampling;
+    sampling.fraction = opt.refit_pixel_fraction;
+    PixelSubsets subsets(*ev, sampling);
     for (int step = 0; step < opt.refit_steps; ++step) {
+      subsets.next();
       quantized = params;
       for (std::size_t k = 0; k < stored.size(); ++k) {
         const std::uint32_t i = stored[k];
@@ -301,7 +305,8 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   if (opt.bits != 0 && opt.bits != 16) throw Error(ErrorCode::kInvalidArgument, "bits must be 0 (quantized) or 16 (fp16)");
   if (!(opt.quant_loss_db >= 0.0) || !std::isfinite(opt.quant_loss_db))
     throw Error(ErrorCode::kInvalidArgument, "the quantization loss must be a finite number of dB >= 0");
-  if (!(opt.pixel_fraction > 0.0 && opt.pixel_fraction <= 1.0))
+  if (!(opt.pixel_fraction > 0.0 && opt.pixel_fraction <= 1.0) ||
+      !(opt.refit_pixel_fraction > 0.0 && opt.refit_pixel_fraction <= 1.0))
     throw Error(ErrorCode::kInvalidArgument, "the pixel fraction must be in (0, 1]");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   const Image rgb = to_rgb(input);

@@ -49,6 +49,9 @@ struct EncodeOptions : msinr::EncodeOptions {
   // levels 4 / 1) for half the refit's time, toward issue 14's encode-time budget (docs/results.md).
   int refit_steps = 10;
   float refit_lr = 0.0f;
+  // Each refit step on a fresh random subset of this fraction of a tile's pixels (as pixel_fraction
+  // does for the fit): the refit's cost is the largest part of the quantized payload's encode time.
+  double refit_pixel_fraction = 1.0;
   TileFitting tile_fitting = TileFitting::kAuto;
   // Told what a --bpp / --psnr search is trying ("fitting level 5 ..."), one line at a time.
   std::function<void(const std::string& line)> log;

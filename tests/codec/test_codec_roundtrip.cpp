@@ -103,6 +103,15 @@ TEST_CASE("codec: quantization-aware refit never makes the decoded picture worse
   CHECK(refit.psnr == psnr_8bit(decode_image(refit.bytes, "refit", m), im));  // the decoder sees what was measured
   // The steps are those of the plain file (only the integers move), so the size barely changes.
   CHECK(read_info(refit.bytes, "r").header.quant_steps == read_info(plain.bytes, "p").header.quant_steps);
+  // A refit on pixel subsets keeps the same promises, and repeats exactly (the subsets are seeded).
+  codec::EncodeOptions subset = o;
+  subset.refit_pixel_fraction = 0.5;
+  const EncodeResult half = encode_image(im, m, subset);
+  CHECK(half.psnr >= plain.psnr);
+  CHECK(half.psnr == psnr_8bit(decode_image(half.bytes, "half", m), im));
+  CHECK(half.bytes == encode_image(im, m, subset).bytes);
+  subset.refit_pixel_fraction = 0.0;
+  codec_test::check_error([&] { encode_image(im, m, subset); }, ErrorCode::kInvalidArgument, "pixel fraction");
   // Rate control with the refit still keeps its promise.
   o.level = -1;
   o.target_bpp = plain.bytes.size() * 8.0 / (48.0 * 40.0);

@@ -539,6 +539,9 @@ TEST_CASE("rd: resume skips finished rows and redoes a half-written one") {
   RdConfig other_refit = cfg;
   other_refit.encode.refit_steps = cfg.encode.refit_steps + 1;
   codec_test::check_error([&] { run_rd(model, other_refit); }, ErrorCode::kInvalidArgument, "refit_steps=");
+  RdConfig other_subset = cfg;
+  other_subset.encode.refit_pixel_fraction = cfg.encode.refit_pixel_fraction < 1.0 ? 1.0 : 0.5;
+  codec_test::check_error([&] { run_rd(model, other_subset); }, ErrorCode::kInvalidArgument, "refit_pixel_fraction=");
   CHECK(read_rd_csv(dir.file("out/rd.csv")).size() == 14);
   // The payload's settings are recorded, and a folder from before they were is not resumed.
   const std::string config = text_of(dir.file("out/rd-config.txt"));
