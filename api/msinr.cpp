@@ -37,21 +37,6 @@ Image from_codec(codec::Image&& image) {
   return out;
 }
 
-void check_options(const EncodeOptions& o) {
-  if (o.steps < 1) throw Error(ErrorCode::kInvalidArgument, "encode options: steps must be >= 1");
-  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be >= 0 (0: the model's rate)");
-  if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "encode options: threads must be >= 0");
-  if (o.level < -1) throw Error(ErrorCode::kInvalidArgument, "encode options: level must be -1 or a model level");
-  if (o.bits != 0 && o.bits != 16) throw Error(ErrorCode::kInvalidArgument, "encode options: bits must be 0 or 16");
-  if (!(o.quant_loss_db >= 0.0) || !std::isfinite(o.quant_loss_db))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: quant_loss_db must be >= 0");
-  if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: target_bpp and target_psnr must be >= 0");
-  if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda && o.device != Device::kReference)
-    throw Error(ErrorCode::kInvalidArgument, "encode options: unknown device");
-}
-
 void check_bytes(const std::uint8_t* data, std::size_t size) {
   if (data == nullptr && size != 0) throw Error(ErrorCode::kInvalidArgument, "null data with a non-zero size");
 }
@@ -106,7 +91,7 @@ std::vector<int> Model::levels() const {
 int Model::default_level() const { return impl_->ptr->default_level(); }
 
 Encoder::Encoder(Model model, EncodeOptions options) : model_(std::move(model)), options_(std::move(options)) {
-  check_options(options_);
+  codec::check_encode_options(options_);
 }
 
 EncodeResult Encoder::encode(const Image& image) const {

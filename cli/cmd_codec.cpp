@@ -96,7 +96,7 @@ struct Encoded {
 };
 
 // What a --bpp / --psnr search is trying, for the progress line: "level 5, step scale 0.0123: 1.02 bpp".
-std::string search_detail(const codec::SearchStatus& s, double pixels) {
+std::string search_detail(const msinr::SearchStatus& s, double pixels) {
   char buf[160];
   const std::string phase = s.phase;
   if (phase == "fit") {
@@ -143,7 +143,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
   std::mutex search_mutex;  // tiles are reported from worker threads
-  codec::SearchStatus search;
+  msinr::SearchStatus search;
   std::size_t fit_done = 0, fit_tiles = 0;
   std::string detail;
   auto show = [&] {  // with search_mutex held
@@ -159,7 +159,7 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
       return true;
     };
   if (on_tiles && (a.bpp > 0 || a.psnr > 0))
-    o.search = [&](const codec::SearchStatus& s) {
+    o.search = [&](const msinr::SearchStatus& s) {
       std::lock_guard<std::mutex> lock(search_mutex);
       if (s.fits_done != search.fits_done) fit_done = 0;  // a fit finished: its tiles are in fits_done now
       search = s;

@@ -290,7 +290,7 @@ NB_MODULE(_msinr, m) {
       .def_rw("target_psnr", &msinr::EncodeOptions::target_psnr, "> 0: smallest file reaching this PSNR")
       .def_rw("bits", &msinr::EncodeOptions::bits, "payload: 0 quantized (default), 16 fp16")
       .def_rw("quant_loss_db", &msinr::EncodeOptions::quant_loss_db, "quantized: largest PSNR loss against the fit")
-      .def_rw("steps", &msinr::EncodeOptions::steps, "Adam steps per tile (>= 1)")
+      .def_rw("steps", &msinr::EncodeOptions::steps, "Adam steps per tile (>= 0; 0: the level's init, unfitted)")
       .def_rw("lr", &msinr::EncodeOptions::lr, "Adam learning rate; 0: the model's rate for the level")
       .def_rw("threads", &msinr::EncodeOptions::threads, "worker threads; 0: all cores")
       .def_rw("device", &msinr::EncodeOptions::device, "Device.AUTO, CPU or CUDA");

@@ -213,7 +213,7 @@ def test_wrong_dtype_and_shape_raise(crop):
 
 def test_options_raise(crop, model):
     with pytest.raises(msinr.InvalidArgumentError):
-        msinr.encode(crop, steps=0)
+        msinr.encode(crop, steps=-1)
     with pytest.raises(msinr.InvalidArgumentError):
         msinr.Encoder(steps=-1)
     with pytest.raises(msinr.InvalidArgumentError):

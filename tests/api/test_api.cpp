@@ -135,7 +135,7 @@ TEST_CASE("bad input gets typed errors") {
   o.lr = -1.0f;
   CHECK(code_of([&] { msinr::Encoder(msinr::Model::builtin(), o); }) == msinr::ErrorCode::kInvalidArgument);
   o = quick();
-  o.steps = 0;
+  o.steps = -1;
   CHECK(code_of([&] { msinr::Encoder(msinr::Model::builtin(), o); }) == msinr::ErrorCode::kInvalidArgument);
   const std::vector<std::uint8_t> junk(64, 7);
   CHECK(code_of([&] { msinr::decode(junk); }) == msinr::ErrorCode::kCorrupt);
