@@ -656,7 +656,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   return result;
 }
 
-ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+ContainerInfo read_info(std::span<const std::uint8_t> bytes, const std::string& name) {
   ContainerInfo info;
   try {
     info.header = format::peek_header(bytes);
@@ -695,7 +695,7 @@ void check_decode_pixels(std::uint64_t w, std::uint64_t h, std::uint64_t max_pix
 }
 }  // namespace
 
-void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row,
                  const std::function<void(int, int)>& size) {
   // The header alone first (fp16: the zstd frame header is checked, nothing is decompressed), so
@@ -814,7 +814,7 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
   }
 }
 
-Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options) {
   Image im;
   decode_rows(

@@ -3,6 +3,7 @@
 // (render the fitted networks on any pixel grid).
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -77,7 +78,8 @@ struct ContainerInfo {
   double bpp = 0.0;  // file bytes * 8 / (width * height)
 };
 
-ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name);
+// `name` says which input in error messages (a file name, "(stdin)", "<memory>").
+ContainerInfo read_info(std::span<const std::uint8_t> bytes, const std::string& name);
 
 // Output size for these options on an image of width x height (validated against the limits).
 void output_size(const DecodeOptions& options, int width, int height, int& out_width, int& out_height);
@@ -89,10 +91,10 @@ void output_size(const DecodeOptions& options, int width, int height, int& out_w
 // payload plus O(out_width x kDecodeStripRows). Refuses a file made with another model.
 // `size`, when given, is told the output size once: after every check and the payload's read, before
 // the first row (so a caller needs no second look at the header).
-void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row,
                  const std::function<void(int out_width, int out_height)>& size = {});
-Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options = {});
 
 }  // namespace msinr::codec
