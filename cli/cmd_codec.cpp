@@ -65,17 +65,12 @@ bool names_a_folder(const std::string& path) {
 struct EncodeArgs {
   std::vector<std::string> files;  // inputs, and the output last when neither -o nor --out-dir is given
   std::string output, out_dir, model;
-  int level = -1, quality = -1;
-  double bpp = 0.0, psnr = 0.0;
-  int steps = 100;
-  float lr = 0.0f;
-  int bits = 0;
-  double quant_loss = msinr::EncodeOptions{}.quant_loss_db;
-  int refit_steps = msinr::EncodeOptions{}.refit_steps;
-  float refit_lr = 0.0f;
-  double refit_pixel_fraction = msinr::EncodeOptions{}.refit_pixel_fraction;
+  // The options of the same meaning write into the API's struct (its defaults are theirs); what
+  // needs the model or a conversion (-q, --lr-schedule, the engine's --device and --threads) and
+  // the callbacks are set per image.
+  msinr::EncodeOptions o;
+  int quality = -1;
   std::string lr_schedule = "constant";
-  double pixel_fraction = msinr::EncodeOptions{}.pixel_fraction;
   std::string effort = "default";
   CLI::Option* steps_option = nullptr;           // to tell an explicit --steps from the preset's
   CLI::Option* pixel_fraction_option = nullptr;
@@ -135,18 +130,8 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
     image.channels = read.channels;
     image.pixels = std::move(read.pixels);
   }
-  msinr::EncodeOptions o;
-  o.level = a.quality >= 0 ? model.level_for_quality(a.quality) : a.level;
-  o.target_bpp = a.bpp;
-  o.target_psnr = a.psnr;
-  o.steps = a.steps;
-  o.lr = a.lr;
-  o.bits = a.bits;
-  o.quant_loss_db = a.quant_loss;
-  o.refit_steps = a.refit_steps;
-  o.pixel_fraction = a.pixel_fraction;
-  o.refit_lr = a.refit_lr;
-  o.refit_pixel_fraction = a.refit_pixel_fraction;
+  msinr::EncodeOptions o = a.o;
+  if (a.quality >= 0) o.level = model.level_for_quality(a.quality);
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
@@ -166,7 +151,8 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
       show();
       return true;
     };
-  if (on_tiles && (a.bpp > 0 || a.psnr > 0))
+  const bool searching = o.target_bpp > 0 || o.target_psnr > 0;
+  if (on_tiles && searching)
     o.search = [&](const msinr::SearchStatus& s) {
       std::lock_guard<std::mutex> lock(search_mutex);
       if (s.fits_done != search.fits_done) fit_done = 0;  // a fit finished: its tiles are in fits_done now
@@ -174,7 +160,7 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
       detail = search_detail(s, static_cast<double>(image.width) * image.height);
       show();
     };
-  if (!a.quiet && (a.bpp > 0 || a.psnr > 0))
+  if (!a.quiet && searching)
     o.log = [&](const std::string& line) { note("msinr: " + in_name + ": " + line); };
   const msinr::EncodeResult r = msinr::Encoder(model, o).encode(image);
   const bool keep = r.target_met || a.best_effort;
@@ -182,8 +168,8 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
     const double got_bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(image.width) * image.height);
     char buf[256];
     std::snprintf(buf, sizeof buf, "target not met: %s; the closest is %.3f bpp at %.2f dB (level %d)%s",
-                  a.bpp > 0 ? ("no file fits " + std::to_string(a.bpp).substr(0, 6) + " bpp").c_str()
-                            : ("no level reaches " + std::to_string(a.psnr).substr(0, 6) + " dB").c_str(),
+                  o.target_bpp > 0 ? ("no file fits " + std::to_string(o.target_bpp).substr(0, 6) + " bpp").c_str()
+                                   : ("no level reaches " + std::to_string(o.target_psnr).substr(0, 6) + " dB").c_str(),
                   got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
     note("msinr: " + in_name + ": " + buf);
   }
@@ -209,7 +195,7 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
     j.add("input", input).add("output", output).add("width", image.width).add("height", image.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
     j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload).add("target_met", r.target_met).add("written", keep);
-    j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
+    j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", o.steps);
     j.add("seconds", r.seconds).add("device", r.device).add("model", model.id());
     e.report = j.str();
   } else if (!a.quiet) {
@@ -505,12 +491,12 @@ void apply_effort(EncodeArgs& a) {
   double fraction = 1.0;
   if (a.effort == "fast") fraction = 0.5;
   if (a.effort == "high") steps = 200, fraction = 0.5;
-  if (a.steps_option == nullptr || a.steps_option->count() == 0) a.steps = steps;
-  if (a.pixel_fraction_option == nullptr || a.pixel_fraction_option->count() == 0) a.pixel_fraction = fraction;
+  if (a.steps_option == nullptr || a.steps_option->count() == 0) a.o.steps = steps;
+  if (a.pixel_fraction_option == nullptr || a.pixel_fraction_option->count() == 0) a.o.pixel_fraction = fraction;
 }
 
 int run_encode(const EncodeArgs& a) {
-  const int choices = (a.level >= 0) + (a.quality >= 0) + (a.bpp > 0) + (a.psnr > 0);
+  const int choices = (a.o.level >= 0) + (a.quality >= 0) + (a.o.target_bpp > 0) + (a.o.target_psnr > 0);
   if (choices > 1) throw Error(ErrorCode::kInvalidArgument, "choose at most one of --level, -q, --bpp, --psnr");
   // Which positionals are inputs: all of them when -o or --out-dir names the output, else all but the last.
   std::vector<std::string> inputs = a.files;
@@ -703,31 +689,31 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_flag("-f,--force", e->force, "Overwrite existing outputs (never an input)");
   enc->add_option("--model", e->model,
                   "Model file, or the name of one in the model search path (default: the built-in model)");
-  enc->add_option("--level", e->level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
+  enc->add_option("--level", e->o.level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
   enc->add_option("-q,--quality", e->quality, "0..100: 100 the densest level, 0 the sparsest, evenly spaced in the levels' measured validation PSNR")->check(CLI::Range(0, 100));
-  enc->add_option("--bpp", e->bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
-  enc->add_option("--psnr", e->psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
-  e->steps_option = enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--lr", e->lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
+  enc->add_option("--bpp", e->o.target_bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
+  enc->add_option("--psnr", e->o.target_psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
+  e->steps_option = enc->add_option("--steps", e->o.steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
+  enc->add_option("--lr", e->o.lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
       ->check(CLI::PositiveNumber);
   enc->add_option("--lr-schedule", e->lr_schedule, "Learning rate over the steps: constant or cosine (decays to 0)")
       ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
-  enc->add_option("--bits", e->bits,
+  enc->add_option("--bits", e->o.bits,
                   "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
                   "(the original format, version 1)")
       ->check(CLI::IsMember({0, 16}));
-  enc->add_option("--quant-loss", e->quant_loss,
+  enc->add_option("--quant-loss", e->o.quant_loss_db,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
-  enc->add_option("--refit-steps", e->refit_steps,
+  enc->add_option("--refit-steps", e->o.refit_steps,
                   "Quantized payload: Adam steps of quantization-aware refit after the steps are chosen (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: the fit's / 300)")
+  enc->add_option("--refit-lr", e->o.refit_lr, "Refit learning rate (default: the fit's / 300)")
       ->check(CLI::PositiveNumber);
-  enc->add_option("--refit-pixel-fraction", e->refit_pixel_fraction,
+  enc->add_option("--refit-pixel-fraction", e->o.refit_pixel_fraction,
                   "Each refit step on a fresh random subset of this fraction of a tile's pixels")
       ->capture_default_str()->check(CLI::Range(0.001, 1.0));
-  e->pixel_fraction_option = enc->add_option("--pixel-fraction", e->pixel_fraction,
+  e->pixel_fraction_option = enc->add_option("--pixel-fraction", e->o.pixel_fraction,
                   "Each Adam step on a fresh random subset of this fraction of a tile's pixels; a step then costs "
                   "about the fraction, so e.g. --pixel-fraction 0.5 --steps 200 takes the time of 100 full steps")
       ->capture_default_str()->check(CLI::Range(0.001, 1.0));
