@@ -1,7 +1,7 @@
 // The public C++ API (msinr/msinr.hpp) over the internal codec: conversions and argument checks only.
 #include "msinr/msinr.hpp"
 
-#include <cmath>
+#include <span>
 
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
