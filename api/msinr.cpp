@@ -1,13 +1,14 @@
 // The public C++ API (msinr/msinr.hpp) over the internal codec: conversions and argument checks only.
 #include "msinr/msinr.hpp"
 
-#include <cmath>
+#include <span>
 
 #include "codec/codec.hpp"
 #include "codec/default_model.hpp"
 #include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
+#include "msinr/mask.hpp"
 
 namespace msinr {
 
@@ -37,24 +38,28 @@ Image from_codec(codec::Image&& image) {
   return out;
 }
 
-void check_options(const EncodeOptions& o) {
-  if (o.steps < 1) throw Error(ErrorCode::kInvalidArgument, "encode options: steps must be >= 1");
-  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: lr must be >= 0 (0: the model's rate)");
-  if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "encode options: threads must be >= 0");
-  if (o.level < -1) throw Error(ErrorCode::kInvalidArgument, "encode options: level must be -1 or a model level");
-  if (o.bits != 0 && o.bits != 16) throw Error(ErrorCode::kInvalidArgument, "encode options: bits must be 0 or 16");
-  if (!(o.quant_loss_db >= 0.0) || !std::isfinite(o.quant_loss_db))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: quant_loss_db must be >= 0");
-  if (!(o.target_bpp >= 0.0) || !(o.target_psnr >= 0.0))
-    throw Error(ErrorCode::kInvalidArgument, "encode options: target_bpp and target_psnr must be >= 0");
-  if (o.device != Device::kAuto && o.device != Device::kCpu && o.device != Device::kCuda && o.device != Device::kReference)
-    throw Error(ErrorCode::kInvalidArgument, "encode options: unknown device");
-}
-
 void check_bytes(const std::uint8_t* data, std::size_t size) {
   if (data == nullptr && size != 0) throw Error(ErrorCode::kInvalidArgument, "null data with a non-zero size");
 }
+
+std::span<const std::uint8_t> span_of(const std::uint8_t* data, std::size_t size) {
+  check_bytes(data, size);
+  return size == 0 ? std::span<const std::uint8_t>() : std::span<const std::uint8_t>(data, size);
+}
+
+codec::DecodeOptions to_codec(const DecodeOptions& options) {
+  if (options.width < 0 || options.height < 0 || !(options.scale >= 0.0) || options.threads < 0)
+    throw Error(ErrorCode::kInvalidArgument, "decode options: sizes, scale and threads must be >= 0");
+  codec::DecodeOptions o;
+  o.width = options.width;
+  o.height = options.height;
+  o.scale = options.scale;
+  o.threads = options.threads;
+  o.max_pixels = options.max_pixels;
+  return o;
+}
+
+const char* payload_name(format::Precision p) { return p == format::Precision::kQuantized ? "quantized" : "fp16"; }
 
 }  // namespace
 
@@ -73,6 +78,13 @@ double psnr(const Image& a, const Image& b) {
     throw Error(ErrorCode::kInvalidArgument, "psnr: images differ in size");
   return codec::psnr_8bit(ca, cb);
 }
+double ssim(const Image& a, const Image& b) {
+  const codec::Image ca = codec::to_rgb(to_codec(a, "ssim image a"));
+  const codec::Image cb = codec::to_rgb(to_codec(b, "ssim image b"));
+  if (ca.width != cb.width || ca.height != cb.height)
+    throw Error(ErrorCode::kInvalidArgument, "ssim: images differ in size");
+  return codec::ssim(ca, cb);
+}
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {
   if (!impl_) throw Error(ErrorCode::kInvalidArgument, "null model");
@@ -89,10 +101,11 @@ Model Model::load(const std::string& path) {
   impl->ptr = &impl->model;
   return Model(std::move(impl));
 }
-Model Model::from_memory(const std::uint8_t* data, std::size_t size) {
+Model Model::from_memory(const std::uint8_t* data, std::size_t size) { return from_memory(data, size, "<memory>"); }
+Model Model::from_memory(const std::uint8_t* data, std::size_t size, const std::string& name) {
   check_bytes(data, size);
   auto impl = std::make_shared<Impl>();
-  impl->model = codec::load_model_from_memory(data, size, "<memory>");
+  impl->model = codec::load_model_from_memory(data, size, name);
   impl->ptr = &impl->model;
   return Model(std::move(impl));
 }
@@ -104,9 +117,40 @@ std::vector<int> Model::levels() const {
   return out;
 }
 int Model::default_level() const { return impl_->ptr->default_level(); }
+int Model::level_for_quality(int quality) const { return impl_->ptr->level_for_quality(quality); }
+
+ModelInfo Model::info() const {
+  const codec::Model& m = *impl_->ptr;
+  const ParamLayout layout(m.arch);
+  ModelInfo out;
+  out.id = m.id_hex();
+  out.architecture = m.arch.describe();
+  out.network = m.arch.network == Network::kFourier ? "ffn" : "siren";
+  out.width = m.arch.hidden_width;
+  out.layers = m.arch.hidden_layers;
+  out.w0 = m.arch.w0;
+  out.w0_hidden = m.arch.hidden_w0();
+  out.tile_size = m.tile_size;
+  out.default_level = m.default_level();
+  const std::size_t biases = layout.param_count() - layout.weight_count();
+  for (std::size_t i = 0; i < m.levels.size(); ++i) {
+    ModelInfo::Level l;
+    l.index = m.levels[i].index;
+    l.weights = kept_weights(layout, m.levels[i].mask);
+    l.density = weight_density(layout, m.levels[i].mask);
+    l.values_per_tile = l.weights + biases;
+    l.val_psnr = i < m.val_psnr.size() ? m.val_psnr[i] : 0.0f;
+    l.lr = m.fit_lr(l.index);
+    out.levels.push_back(l);
+  }
+  out.data = m.provenance.data;
+  out.recipe = m.provenance.recipe;
+  out.wall_seconds = m.provenance.wall_seconds;
+  return out;
+}
 
 Encoder::Encoder(Model model, EncodeOptions options) : model_(std::move(model)), options_(std::move(options)) {
-  check_options(options_);
+  codec::check_encode_options(options_);
 }
 
 EncodeResult Encoder::encode(const Image& image) const {
@@ -121,6 +165,10 @@ EncodeResult Encoder::encode(const Image& image) const {
   out.device = r.device;
   out.psnr = r.psnr;
   out.target_met = r.target_met;
+  out.fit_psnr = r.fit_psnr;
+  out.payload = std::move(r.payload);
+  out.tiles = r.tiles;
+  out.values_per_tile = r.values_per_tile;
   out.bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(in.width) * in.height);
   out.bytes = std::move(r.bytes);
   return out;
@@ -129,17 +177,23 @@ EncodeResult Encoder::encode(const Image& image) const {
 Decoder::Decoder(Model model) : model_(std::move(model)) {}
 
 Image Decoder::decode(const std::uint8_t* data, std::size_t size, const DecodeOptions& options) const {
-  check_bytes(data, size);
-  if (options.width < 0 || options.height < 0 || !(options.scale >= 0.0) || options.threads < 0)
-    throw Error(ErrorCode::kInvalidArgument, "decode options: sizes, scale and threads must be >= 0");
-  codec::DecodeOptions o;
-  o.width = options.width;
-  o.height = options.height;
-  o.scale = options.scale;
-  o.threads = options.threads;
-  o.max_pixels = options.max_pixels;
-  const std::vector<std::uint8_t> bytes(data, data + size);
-  return from_codec(codec::decode_image(bytes, "<memory>", *model_.impl().ptr, o));
+  const auto bytes = span_of(data, size);
+  return from_codec(codec::decode_image(bytes, "<memory>", *model_.impl().ptr, to_codec(options)));
+}
+
+void Decoder::decode_rows(const std::uint8_t* data, std::size_t size, const DecodeOptions& options,
+                          const std::function<void(int y, const std::uint8_t* rgb)>& row,
+                          const std::function<void(int width, int height)>& on_size, const std::string& name) const {
+  const auto bytes = span_of(data, size);
+  if (!row) throw Error(ErrorCode::kInvalidArgument, "decode_rows: no row callback");
+  codec::decode_rows(bytes, name, *model_.impl().ptr, to_codec(options), row, on_size);
+}
+
+OutputSize output_size(int width, int height, const DecodeOptions& options) {
+  if (width < 1 || height < 1) throw Error(ErrorCode::kInvalidArgument, "output_size: the image's sides must be >= 1");
+  OutputSize out;
+  codec::output_size(to_codec(options), width, height, out.width, out.height);
+  return out;
 }
 
 std::vector<std::uint8_t> encode(const Image& image, const EncodeOptions& options) {
@@ -153,19 +207,22 @@ Image decode(const std::uint8_t* data, std::size_t size, int width, int height) 
   return Decoder(Model::builtin()).decode(data, size, o);
 }
 
-Info read_info(const std::uint8_t* data, std::size_t size) {
-  check_bytes(data, size);
-  const std::vector<std::uint8_t> bytes(data, data + size);
-  const codec::ContainerInfo ci = codec::read_info(bytes, "<memory>");
+Info read_info(const std::uint8_t* data, std::size_t size) { return read_info(data, size, "<memory>"); }
+Info read_info(const std::uint8_t* data, std::size_t size, const std::string& name) {
+  const codec::ContainerInfo ci = codec::read_info(span_of(data, size), name);
+  const format::ContainerHeader& h = ci.header;
   Info out;
-  out.width = static_cast<int>(ci.header.width);
-  out.height = static_cast<int>(ci.header.height);
-  out.level = static_cast<int>(ci.header.level);
-  out.tile_size = static_cast<int>(ci.header.tile_size);
-  out.steps = static_cast<int>(ci.header.steps);
-  out.model_id = format::model_id_hex(ci.header.model_id);
+  out.width = static_cast<int>(h.width);
+  out.height = static_cast<int>(h.height);
+  out.level = static_cast<int>(h.level);
+  out.tile_size = static_cast<int>(h.tile_size);
+  out.steps = static_cast<int>(h.steps);
+  out.model_id = format::model_id_hex(h.model_id);
   out.file_bytes = ci.file_bytes;
   out.bpp = ci.bpp;
+  out.tiles = static_cast<int>(h.tile_count);
+  out.values_per_tile = static_cast<int>(h.values_per_tile);
+  out.payload = payload_name(h.precision);
   return out;
 }
 

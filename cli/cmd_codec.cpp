@@ -1,4 +1,5 @@
-// msinr encode / decode / info: the codec as people use it, in the manner of cjpeg and cwebp.
+// msinr encode / decode / info: the codec as people use it, in the manner of cjpeg and cwebp. They
+// run on the public API (msinr/msinr.hpp), as apps do, so the tool people run exercises it.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -20,15 +21,13 @@
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/setup.hpp"
-#include "codec/codec.hpp"
-#include "codec/default_model.hpp"
-#include "imageio/image_io.hpp"
-#include "codec/metrics.hpp"
 #include "format/container.hpp"
 #include "format/file_io.hpp"
 #include "format/magic.hpp"
-#include "format/model_file.hpp"
+#include "imageio/image_io.hpp"
 #include "msinr/error.hpp"
+#include "msinr/fitter.hpp"  // lr_schedule_from_name
+#include "msinr/msinr.hpp"
 
 namespace msinr::cli {
 namespace {
@@ -66,17 +65,12 @@ bool names_a_folder(const std::string& path) {
 struct EncodeArgs {
   std::vector<std::string> files;  // inputs, and the output last when neither -o nor --out-dir is given
   std::string output, out_dir, model;
-  int level = -1, quality = -1;
-  double bpp = 0.0, psnr = 0.0;
-  int steps = 100;
-  float lr = 0.0f;
-  int bits = 0;
-  double quant_loss = codec::EncodeOptions{}.quant_loss_db;
-  int refit_steps = codec::EncodeOptions{}.refit_steps;
-  float refit_lr = 0.0f;
-  double refit_pixel_fraction = codec::EncodeOptions{}.refit_pixel_fraction;
+  // The options of the same meaning write into the API's struct (its defaults are theirs); what
+  // needs the model or a conversion (-q, --lr-schedule, the engine's --device and --threads) and
+  // the callbacks are set per image.
+  msinr::EncodeOptions o;
+  int quality = -1;
   std::string lr_schedule = "constant";
-  double pixel_fraction = codec::EncodeOptions{}.pixel_fraction;
   std::string effort = "default";
   CLI::Option* steps_option = nullptr;           // to tell an explicit --steps from the preset's
   CLI::Option* pixel_fraction_option = nullptr;
@@ -96,7 +90,7 @@ struct Encoded {
 };
 
 // What a --bpp / --psnr search is trying, for the progress line: "level 5, step scale 0.0123: 1.02 bpp".
-std::string search_detail(const codec::SearchStatus& s, double pixels) {
+std::string search_detail(const msinr::SearchStatus& s, double pixels) {
   char buf[160];
   const std::string phase = s.phase;
   if (phase == "fit") {
@@ -119,31 +113,30 @@ using NoteSink = std::function<void(const std::string&)>;
 // take counts its tiles (total = tiles x the most fits it can take, so the ETA is an upper bound),
 // and `detail` says which level and quantizer step it is trying. `note` gets the lines about the
 // image (alpha dropped, rate control, target missed).
-Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::string& input, const std::string& output,
+Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::string& input, const std::string& output,
                    const std::function<void(std::size_t, std::size_t, const std::string&)>& on_tiles,
                    const NoteSink& note) {
   const std::string in_name = display_name(input, false), out_name = display_name(output, true);
-  const auto file = read_input(input, codec::kMaxImageFileBytes);
-  const codec::Image image = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
-  if (!a.quiet && image.source.had_alpha())
-    note("msinr: note: " + in_name + " has alpha; msinr stores colour only, alpha is dropped");
-  codec::EncodeOptions o;
-  o.level = a.quality >= 0 ? model.level_for_quality(a.quality) : a.level;
-  o.target_bpp = a.bpp;
-  o.target_psnr = a.psnr;
-  o.steps = a.steps;
-  o.lr = a.lr;
-  o.bits = a.bits;
-  o.quant_loss_db = a.quant_loss;
-  o.refit_steps = a.refit_steps;
-  o.pixel_fraction = a.pixel_fraction;
-  o.refit_lr = a.refit_lr;
-  o.refit_pixel_fraction = a.refit_pixel_fraction;
+  msinr::Image image;
+  {
+    // Read here rather than with msinr::read_image: standard input, the --max-pixels check from
+    // the header, and what the file held (alpha) are the command line's.
+    const auto file = read_input(input, codec::kMaxImageFileBytes);
+    codec::Image read = codec::read_image_from_memory(file.data(), file.size(), in_name, a.max_pixels);
+    if (!a.quiet && read.source.had_alpha())
+      note("msinr: note: " + in_name + " has alpha; msinr stores colour only, alpha is dropped");
+    image.width = read.width;
+    image.height = read.height;
+    image.channels = read.channels;
+    image.pixels = std::move(read.pixels);
+  }
+  msinr::EncodeOptions o = a.o;
+  if (a.quality >= 0) o.level = model.level_for_quality(a.quality);
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
   std::mutex search_mutex;  // tiles are reported from worker threads
-  codec::SearchStatus search;
+  msinr::SearchStatus search;
   std::size_t fit_done = 0, fit_tiles = 0;
   std::string detail;
   auto show = [&] {  // with search_mutex held
@@ -158,24 +151,25 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
       show();
       return true;
     };
-  if (on_tiles && (a.bpp > 0 || a.psnr > 0))
-    o.search = [&](const codec::SearchStatus& s) {
+  const bool searching = o.target_bpp > 0 || o.target_psnr > 0;
+  if (on_tiles && searching)
+    o.search = [&](const msinr::SearchStatus& s) {
       std::lock_guard<std::mutex> lock(search_mutex);
       if (s.fits_done != search.fits_done) fit_done = 0;  // a fit finished: its tiles are in fits_done now
       search = s;
       detail = search_detail(s, static_cast<double>(image.width) * image.height);
       show();
     };
-  if (!a.quiet && (a.bpp > 0 || a.psnr > 0))
+  if (!a.quiet && searching)
     o.log = [&](const std::string& line) { note("msinr: " + in_name + ": " + line); };
-  const codec::EncodeResult r = codec::encode_image(image, model, o);
+  const msinr::EncodeResult r = msinr::Encoder(model, o).encode(image);
   const bool keep = r.target_met || a.best_effort;
   if (!r.target_met) {
     const double got_bpp = static_cast<double>(r.bytes.size()) * 8.0 / (static_cast<double>(image.width) * image.height);
     char buf[256];
     std::snprintf(buf, sizeof buf, "target not met: %s; the closest is %.3f bpp at %.2f dB (level %d)%s",
-                  a.bpp > 0 ? ("no file fits " + std::to_string(a.bpp).substr(0, 6) + " bpp").c_str()
-                            : ("no level reaches " + std::to_string(a.psnr).substr(0, 6) + " dB").c_str(),
+                  o.target_bpp > 0 ? ("no file fits " + std::to_string(o.target_bpp).substr(0, 6) + " bpp").c_str()
+                                   : ("no level reaches " + std::to_string(o.target_psnr).substr(0, 6) + " dB").c_str(),
                   got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
     note("msinr: " + in_name + ": " + buf);
   }
@@ -184,28 +178,30 @@ Encoded encode_one(const EncodeArgs& a, const codec::Model& model, const std::st
     if (std::fwrite(r.bytes.data(), 1, r.bytes.size(), stdout) != r.bytes.size() || std::fflush(stdout) != 0)
       throw Error(ErrorCode::kIo, "cannot write to standard output: " + std::string(std::strerror(errno)));
   } else {
-    codec::write_file_atomic(output, r.bytes.data(), r.bytes.size());
+    msinr::write_file(output, r.bytes);
   }
-  // Quality is measured on what a decoder will really produce from these bytes.
-  const codec::Image rgb = codec::to_rgb(image);
-  const codec::Image back = codec::decode_image(r.bytes, out_name, model, {});
-  const double psnr = codec::psnr_8bit(back, rgb);
-  const double ssim = std::min(rgb.width, rgb.height) >= 11 ? codec::ssim(back, rgb) : -1.0;
-  const double pixels = static_cast<double>(rgb.width) * rgb.height;
+  // Quality is measured on what a decoder will really produce from these bytes (at any size the
+  // encoder took: no decode pixel limit).
+  msinr::DecodeOptions native;
+  native.max_pixels = 0;
+  const msinr::Image back = msinr::Decoder(model).decode(r.bytes, native);
+  const double psnr = msinr::psnr(back, image);
+  const double ssim = std::min(image.width, image.height) >= 11 ? msinr::ssim(back, image) : -1.0;
+  const double pixels = static_cast<double>(image.width) * image.height;
   const double bpp = static_cast<double>(r.bytes.size()) * 8.0 / pixels;
   Encoded e{r.bytes.size(), pixels, psnr, r.seconds, r.target_met, keep, {}};
   if (a.json) {
     JsonLine j;
-    j.add("input", input).add("output", output).add("width", rgb.width).add("height", rgb.height);
+    j.add("input", input).add("output", output).add("width", image.width).add("height", image.height);
     j.add("bytes", r.bytes.size()).add("bpp", bpp).add("psnr", psnr).add("ssim", ssim).add("fit_psnr", r.fit_psnr);
     j.add("lr", static_cast<double>(r.lr)).add("payload", r.payload).add("target_met", r.target_met).add("written", keep);
-    j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", a.steps);
-    j.add("seconds", r.seconds).add("device", r.device).add("model", model.id_hex());
+    j.add("level", r.level).add("tiles", r.tiles).add("values_per_tile", r.values_per_tile).add("steps", o.steps);
+    j.add("seconds", r.seconds).add("device", r.device).add("model", model.id());
     e.report = j.str();
   } else if (!a.quiet) {
     char buf[512];
     std::snprintf(buf, sizeof buf, "%dx%d, %zu bytes, %.3f bpp, PSNR %.2f dB, SSIM %.4f (level %d, %zu tiles, %.1f s)",
-                  rgb.width, rgb.height, r.bytes.size(), bpp, psnr, ssim, r.level, r.tiles, r.seconds);
+                  image.width, image.height, r.bytes.size(), bpp, psnr, ssim, r.level, r.tiles, r.seconds);
     e.report = in_name + " -> " + out_name + ": " + buf;
   }
   return e;
@@ -306,7 +302,7 @@ std::string damage_of(const std::string& output) {
 
 // Several images into a folder: one line each and a total. Finished outputs are skipped unless -f,
 // so a rerun completes an interrupted batch. Under mpirun/srun the processes share the images.
-int run_encode_batch(EncodeArgs a, const codec::Model& model, const std::vector<std::string>& inputs,
+int run_encode_batch(EncodeArgs a, const msinr::Model& model, const std::vector<std::string>& inputs,
                      const std::string& out_dir) {
   namespace fs = std::filesystem;
   Distributed& job = Distributed::get();
@@ -495,12 +491,12 @@ void apply_effort(EncodeArgs& a) {
   double fraction = 1.0;
   if (a.effort == "fast") fraction = 0.5;
   if (a.effort == "high") steps = 200, fraction = 0.5;
-  if (a.steps_option == nullptr || a.steps_option->count() == 0) a.steps = steps;
-  if (a.pixel_fraction_option == nullptr || a.pixel_fraction_option->count() == 0) a.pixel_fraction = fraction;
+  if (a.steps_option == nullptr || a.steps_option->count() == 0) a.o.steps = steps;
+  if (a.pixel_fraction_option == nullptr || a.pixel_fraction_option->count() == 0) a.o.pixel_fraction = fraction;
 }
 
 int run_encode(const EncodeArgs& a) {
-  const int choices = (a.level >= 0) + (a.quality >= 0) + (a.bpp > 0) + (a.psnr > 0);
+  const int choices = (a.o.level >= 0) + (a.quality >= 0) + (a.o.target_bpp > 0) + (a.o.target_psnr > 0);
   if (choices > 1) throw Error(ErrorCode::kInvalidArgument, "choose at most one of --level, -q, --bpp, --psnr");
   // Which positionals are inputs: all of them when -o or --out-dir names the output, else all but the last.
   std::vector<std::string> inputs = a.files;
@@ -516,7 +512,7 @@ int run_encode(const EncodeArgs& a) {
   for (const auto& in : inputs)
     if (const std::string why = existing_path_or_stdin(in); !why.empty()) throw Error(ErrorCode::kIo, why);
   if (!out_dir.empty()) {
-    const codec::Model model = load_model_arg(a.model);
+    const msinr::Model model = load_model_arg(a.model);
     return run_encode_batch(a, model, expand_inputs(inputs), out_dir);
   }
   // N processes would each encode the one image and race on its output.
@@ -532,7 +528,7 @@ int run_encode(const EncodeArgs& a) {
     throw Error(ErrorCode::kInvalidArgument, input + " is a folder: encode its images with -o DIR/ or --out-dir DIR");
   check_output(output, {input, a.model}, a.force);
   warn_extension(output, {".msinr"}, "an msinr container", a.quiet);
-  const codec::Model model = load_model_arg(a.model);
+  const msinr::Model model = load_model_arg(a.model);
   Progress progress(progress_mode(a.quiet || a.json), "encode " + display_name(input, false), 0.0, "tiles");
   const Encoded e = encode_one(
       a, model, input, output,
@@ -553,7 +549,7 @@ struct DecodeArgs {
   std::string input, output, model;
   int width = 0, height = 0, jpeg_quality = 95;
   double scale = 0.0;
-  std::uint64_t max_pixels = codec::kDefaultMaxDecodePixels;
+  std::uint64_t max_pixels = msinr::DecodeOptions{}.max_pixels;
   EngineArgs engine;
   bool quiet = false, force = false, grey = false;
 };
@@ -567,16 +563,15 @@ int run_decode(const DecodeArgs& a) {
     warn_extension(a.output, {".pgm"}, "greyscale PGM (P5)", a.quiet);
   const std::string in_name = display_name(a.input, false), out_name = display_name(a.output, true);
   const auto bytes = read_msinr_input(a.input);
-  const codec::ContainerInfo info = codec::read_info(bytes, in_name);
-  const codec::Model model = model_for_file(info.header.model_id, a.model, in_name, a.quiet);
-  codec::DecodeOptions o;
+  const msinr::Info info = msinr::read_info(bytes.data(), bytes.size(), in_name);
+  const msinr::Model model = model_for_file(info.model_id, a.model, in_name, a.quiet);
+  msinr::DecodeOptions o;
   o.width = a.width;
   o.height = a.height;
   o.scale = a.scale;
   o.threads = a.engine.threads;
   o.max_pixels = a.max_pixels;
-  int width = 0, height = 0;
-  codec::output_size(o, static_cast<int>(info.header.width), static_cast<int>(info.header.height), width, height);
+  const auto [width, height] = msinr::output_size(info.width, info.height, o);
   // The pixel limit before an output file is even created (decode_rows checks it again).
   if (a.max_pixels != 0 && static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height) > a.max_pixels)
     throw Error(ErrorCode::kLimit, "output size " + std::to_string(width) + "x" + std::to_string(height) +
@@ -586,15 +581,18 @@ int run_decode(const DecodeArgs& a) {
   ImageWriter out(a.output, width, height, grey ? 1 : 3, a.jpeg_quality);
   std::vector<std::uint8_t> grey_row(grey ? static_cast<std::size_t>(width) : 0);
   Progress progress(progress_mode(a.quiet), "decode " + in_name, static_cast<double>(height), "rows");
-  codec::decode_rows(bytes, in_name, model, o, [&](int y, const std::uint8_t* row) {
-    if (grey) {
-      rgb_to_grey(row, grey_row.data(), static_cast<std::size_t>(width));
-      out.write_row(grey_row.data());
-    } else {
-      out.write_row(row);
-    }
-    progress.update(y + 1);
-  });
+  msinr::Decoder(model).decode_rows(
+      bytes.data(), bytes.size(), o,
+      [&](int y, const std::uint8_t* row) {
+        if (grey) {
+          rgb_to_grey(row, grey_row.data(), static_cast<std::size_t>(width));
+          out.write_row(grey_row.data());
+        } else {
+          out.write_row(row);
+        }
+        progress.update(y + 1);
+      },
+      {}, in_name);
   out.finish();
   progress.finish();
   if (!a.quiet)
@@ -612,48 +610,42 @@ int run_info(const InfoArgs& a) {
   const std::string name = display_name(a.input, false);
   const auto bytes = read_msinr_input(a.input);
   if (bytes.size() >= 8 && std::equal(format::kModelMagic.begin(), format::kModelMagic.end(), bytes.begin())) {
-    const codec::Model m = codec::load_model_from_memory(bytes.data(), bytes.size(), name);
-    ParamLayout layout(m.arch);
+    const msinr::ModelInfo m = msinr::Model::from_memory(bytes.data(), bytes.size(), name).info();
     if (a.json) {
       JsonLine j;
-      j.add("file", name).add("kind", "model").add("model", m.id_hex()).add("tile_size", m.tile_size);
-      j.add("network", m.arch.network == Network::kFourier ? "ffn" : "siren").add("architecture", m.arch.describe());
-      j.add("width", m.arch.hidden_width).add("layers", m.arch.hidden_layers).add("w0", static_cast<double>(m.arch.w0)).add("w0_hidden", static_cast<double>(m.arch.hidden_w0()));
-      j.add("levels", m.levels.size()).add("default_level", m.default_level()).add("data", m.provenance.data);
-      j.add("recipe", m.provenance.recipe).add("wall_seconds", m.provenance.wall_seconds);
+      j.add("file", name).add("kind", "model").add("model", m.id).add("tile_size", m.tile_size);
+      j.add("network", m.network).add("architecture", m.architecture);
+      j.add("width", m.width).add("layers", m.layers).add("w0", m.w0).add("w0_hidden", m.w0_hidden);
+      j.add("levels", m.levels.size()).add("default_level", m.default_level).add("data", m.data);
+      j.add("recipe", m.recipe).add("wall_seconds", m.wall_seconds);
       std::printf("%s\n", j.str().c_str());
     } else {
       std::printf("%s: msinr model %s\n  %s, tile %d, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
-                  name.c_str(), m.id_hex().c_str(), m.arch.describe().c_str(), m.tile_size, m.levels.size(), m.default_level(), m.provenance.data.c_str(),
-                  m.provenance.recipe.c_str(), m.provenance.wall_seconds);
-      for (std::size_t i = 0; i < m.levels.size(); ++i)
-        std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", m.levels[i].index,
-                    kept_weights(layout, m.levels[i].mask), weight_density(layout, m.levels[i].mask),
-                    i < m.val_psnr.size() ? m.val_psnr[i] : 0.0f, static_cast<double>(m.fit_lr(m.levels[i].index)));
+                  name.c_str(), m.id.c_str(), m.architecture.c_str(), m.tile_size, m.levels.size(), m.default_level,
+                  m.data.c_str(), m.recipe.c_str(), m.wall_seconds);
+      for (const auto& l : m.levels)
+        std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", l.index, l.weights,
+                    l.density, l.val_psnr, l.lr);
     }
     return 0;
   }
-  const codec::ContainerInfo info = codec::read_info(bytes, name);
-  const auto& h = info.header;
+  const msinr::Info h = msinr::read_info(bytes.data(), bytes.size(), name);
   if (a.json) {
     JsonLine j;
-    j.add("file", name).add("kind", "image").add("width", static_cast<long long>(h.width));
-    j.add("height", static_cast<long long>(h.height)).add("bytes", info.file_bytes).add("bpp", info.bpp);
-    j.add("model", format::model_id_hex(h.model_id)).add("level", static_cast<long long>(h.level));
-    j.add("tile_size", static_cast<long long>(h.tile_size)).add("tiles", static_cast<long long>(h.tile_count));
-    j.add("values_per_tile", static_cast<long long>(h.values_per_tile)).add("precision", h.precision == format::Precision::kQuantized ? "quantized" : "fp16");
-    j.add("steps", static_cast<long long>(h.steps));
+    j.add("file", name).add("kind", "image").add("width", h.width);
+    j.add("height", h.height).add("bytes", h.file_bytes).add("bpp", h.bpp);
+    j.add("model", h.model_id).add("level", h.level);
+    j.add("tile_size", h.tile_size).add("tiles", h.tiles);
+    j.add("values_per_tile", h.values_per_tile).add("precision", h.payload);
+    j.add("steps", h.steps);
     std::printf("%s\n", j.str().c_str());
   } else {
     // Which model decode would use, so a missing one shows before a decode fails.
-    std::string where;
-    if (codec::has_default_model() && codec::default_model().id == h.model_id) where = "the built-in model";
-    else if (const std::string found = find_model_by_id(h.model_id); !found.empty()) where = found;
-    else where = "not in the model search path: decode needs --model";
-    std::printf("%s: msinr image %ux%u, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %u, %u tiles of %u, %u %s values per tile, %u steps\n",
-                name.c_str(), h.width, h.height, info.file_bytes, info.bpp, format::model_id_hex(h.model_id).c_str(),
-                where.c_str(), h.level, h.tile_count, h.tile_size, h.values_per_tile,
-                h.precision == format::Precision::kQuantized ? "quantized" : "fp16", h.steps);
+    std::string where = where_is_model(h.model_id);
+    if (where.empty()) where = "not in the model search path: decode needs --model";
+    std::printf("%s: msinr image %dx%d, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %d, %d tiles of %d, %d %s values per tile, %d steps\n",
+                name.c_str(), h.width, h.height, h.file_bytes, h.bpp, h.model_id.c_str(), where.c_str(), h.level, h.tiles,
+                h.tile_size, h.values_per_tile, h.payload.c_str(), h.steps);
   }
   return 0;
 }
@@ -697,31 +689,31 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
   enc->add_flag("-f,--force", e->force, "Overwrite existing outputs (never an input)");
   enc->add_option("--model", e->model,
                   "Model file, or the name of one in the model search path (default: the built-in model)");
-  enc->add_option("--level", e->level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
+  enc->add_option("--level", e->o.level, "Model level (pruning round) to use")->check(CLI::NonNegativeNumber);
   enc->add_option("-q,--quality", e->quality, "0..100: 100 the densest level, 0 the sparsest, evenly spaced in the levels' measured validation PSNR")->check(CLI::Range(0, 100));
-  enc->add_option("--bpp", e->bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
-  enc->add_option("--psnr", e->psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
-  e->steps_option = enc->add_option("--steps", e->steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--lr", e->lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
+  enc->add_option("--bpp", e->o.target_bpp, "Target bits per pixel")->check(CLI::PositiveNumber);
+  enc->add_option("--psnr", e->o.target_psnr, "Target PSNR in dB")->check(CLI::PositiveNumber);
+  e->steps_option = enc->add_option("--steps", e->o.steps, "Adam steps per tile")->capture_default_str()->check(CLI::Range(0, 100000));
+  enc->add_option("--lr", e->o.lr, "Adam learning rate (default: the model's rate for the level, measured when it was trained)")
       ->check(CLI::PositiveNumber);
   enc->add_option("--lr-schedule", e->lr_schedule, "Learning rate over the steps: constant or cosine (decays to 0)")
       ->check(CLI::IsMember({"constant", "cosine"}))->capture_default_str();
-  enc->add_option("--bits", e->bits,
+  enc->add_option("--bits", e->o.bits,
                   "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
                   "(the original format, version 1)")
       ->check(CLI::IsMember({0, 16}));
-  enc->add_option("--quant-loss", e->quant_loss,
+  enc->add_option("--quant-loss", e->o.quant_loss_db,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));
-  enc->add_option("--refit-steps", e->refit_steps,
+  enc->add_option("--refit-steps", e->o.refit_steps,
                   "Quantized payload: Adam steps of quantization-aware refit after the steps are chosen (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 100000));
-  enc->add_option("--refit-lr", e->refit_lr, "Refit learning rate (default: the fit's / 300)")
+  enc->add_option("--refit-lr", e->o.refit_lr, "Refit learning rate (default: the fit's / 300)")
       ->check(CLI::PositiveNumber);
-  enc->add_option("--refit-pixel-fraction", e->refit_pixel_fraction,
+  enc->add_option("--refit-pixel-fraction", e->o.refit_pixel_fraction,
                   "Each refit step on a fresh random subset of this fraction of a tile's pixels")
       ->capture_default_str()->check(CLI::Range(0.001, 1.0));
-  e->pixel_fraction_option = enc->add_option("--pixel-fraction", e->pixel_fraction,
+  e->pixel_fraction_option = enc->add_option("--pixel-fraction", e->o.pixel_fraction,
                   "Each Adam step on a fresh random subset of this fraction of a tile's pixels; a step then costs "
                   "about the fraction, so e.g. --pixel-fraction 0.5 --steps 200 takes the time of 100 full steps")
       ->capture_default_str()->check(CLI::Range(0.001, 1.0));

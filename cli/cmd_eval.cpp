@@ -37,7 +37,7 @@ int run_eval(const EvalArgs& a) {
     warn_extension(a.tune_out, {".msm"}, "an msinr model", a.json);
   }
   std::string model_name;
-  const codec::Model model = load_model_arg(a.model, &model_name);
+  const codec::Model model = load_codec_model_arg(a.model, &model_name);
   const int crop = a.crop > 0 ? a.crop : model.tile_size;
   const tools::Dataset data = tools::load_dataset(a.data, {crop, a.resize, a.count});
   auto backend = make_backend(backend_options(a.engine));

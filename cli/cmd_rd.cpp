@@ -108,7 +108,7 @@ int run_rd(const RdArgs& in) {
   c.require_bd = !a.no_bd;
   // Before the sweep, not after it: a --json-out that cannot be written is known now.
   if (job.root() && !a.json_out.empty()) check_output(a.json_out, {a.model}, a.force);
-  const codec::Model model = load_model_arg(a.model);
+  const codec::Model model = load_codec_model_arg(a.model);
   // Rows measured now against rows left to measure (those already in rd.csv cost nothing).
   Progress progress(progress_mode(a.quiet || a.json || is_stdio(a.json_out)), "rd", 0.0, "rows");
   if (progress.mode() != ProgressMode::kQuiet)

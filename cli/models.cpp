@@ -23,8 +23,6 @@ std::string exe_dir() {
   return fs::path(std::string(buf, static_cast<std::size_t>(n))).parent_path().string();
 }
 
-std::string short_id(const format::ModelId& id) { return format::model_id_hex(id).substr(0, 16); }
-
 }  // namespace
 
 std::vector<std::string> model_search_path() {
@@ -63,7 +61,10 @@ std::string describe_model_search_path() {
   return s;
 }
 
-std::string find_model_by_id(const format::ModelId& id) {
+namespace {
+
+// The path of the .msm in the search path whose header carries this id ("" when none).
+std::string find_model_by_id(const std::string& id_hex) {
   for (const auto& dir : model_search_path()) {
     std::error_code ec;
     std::vector<fs::path> files;
@@ -75,9 +76,9 @@ std::string find_model_by_id(const format::ModelId& id) {
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       try {
-        // The header names the id; load_model then verifies the content really hashes to it.
+        // The header names the id; loading the model then verifies the content really hashes to it.
         const auto bytes = format::read_msinr_file(f);
-        if (format::peek_model_file(bytes).model_id == id) return f.string();
+        if (format::model_id_hex(format::peek_model_file(bytes).model_id) == id_hex) return f.string();
       } catch (const format::FormatError&) {
         // Not a model (or damaged): not the one.
       }
@@ -86,53 +87,74 @@ std::string find_model_by_id(const format::ModelId& id) {
   return {};
 }
 
-codec::Model load_model_arg(const std::string& arg, std::string* name) {
+// --model's value as the file to load ("" for the built-in model).
+std::string resolve_model_arg(const std::string& arg, std::string* name) {
   if (arg.empty()) {
     if (name) *name = "the built-in model";
-    return codec::default_model();
+    return {};
   }
   std::error_code ec;
   if (fs::is_regular_file(arg, ec) || arg.find('/') != std::string::npos) {
     if (name) *name = arg;
-    return codec::load_model(arg);
+    return arg;
   }
   for (const auto& dir : model_search_path())
     for (const std::string& candidate : {arg, arg + ".msm"}) {
       const fs::path p = fs::path(dir) / candidate;
       if (fs::is_regular_file(p, ec)) {
         if (name) *name = p.string();
-        return codec::load_model(p.string());
+        return p.string();
       }
     }
   throw Error(ErrorCode::kIo, "no model file " + arg + " here or in the model search path (" +
                                   describe_model_search_path() + ")");
 }
 
-codec::Model model_for_file(const format::ModelId& id, const std::string& model_arg, const std::string& file_name,
+bool is_builtin(const std::string& id_hex) {
+  return codec::has_default_model() && msinr::Model::builtin().id() == id_hex;
+}
+
+}  // namespace
+
+msinr::Model load_model_arg(const std::string& arg, std::string* name) {
+  const std::string path = resolve_model_arg(arg, name);
+  return path.empty() ? msinr::Model::builtin() : msinr::Model::load(path);
+}
+
+codec::Model load_codec_model_arg(const std::string& arg, std::string* name) {
+  const std::string path = resolve_model_arg(arg, name);
+  return path.empty() ? codec::default_model() : codec::load_model(path);
+}
+
+std::string where_is_model(const std::string& id_hex) {
+  return is_builtin(id_hex) ? "the built-in model" : find_model_by_id(id_hex);
+}
+
+msinr::Model model_for_file(const std::string& id_hex, const std::string& model_arg, const std::string& file_name,
                             bool quiet) {
-  const std::string need = short_id(id);
+  const std::string need = id_hex.substr(0, 16);
   if (!model_arg.empty()) {
     std::string name;
-    codec::Model m = load_model_arg(model_arg, &name);
-    if (m.id == id) return m;
-    const std::string found = find_model_by_id(id);
+    msinr::Model m = load_model_arg(model_arg, &name);
+    if (m.id() == id_hex) return m;
+    const std::string found = find_model_by_id(id_hex);
     throw Error(ErrorCode::kModelMismatch,
-                file_name + " was encoded with model " + need + ", not with " + name + " (model " + short_id(m.id) +
+                file_name + " was encoded with model " + need + ", not with " + name + " (model " + m.id().substr(0, 16) +
                     "); " +
                     (found.empty() ? "no model with that id is in the model search path (" + describe_model_search_path() +
                                          "): pass the model it was made with"
                                    : "that model is " + found + ": pass --model " + found + ", or leave --model out"));
   }
-  if (codec::has_default_model() && codec::default_model().id == id) return codec::default_model();
-  const std::string found = find_model_by_id(id);
+  if (is_builtin(id_hex)) return msinr::Model::builtin();
+  const std::string found = find_model_by_id(id_hex);
   if (!found.empty()) {
-    codec::Model m = codec::load_model(found);
+    msinr::Model m = msinr::Model::load(found);
     if (!quiet) std::fprintf(stderr, "msinr: %s was encoded with model %s: using %s\n", file_name.c_str(), need.c_str(), found.c_str());
     return m;
   }
   throw Error(ErrorCode::kModelMismatch,
-              file_name + " was encoded with model " + format::model_id_hex(id) + ", which is not the built-in model (" +
-                  (codec::has_default_model() ? short_id(codec::default_model().id) : std::string("none in this build")) +
+              file_name + " was encoded with model " + id_hex + ", which is not the built-in model (" +
+                  (codec::has_default_model() ? msinr::Model::builtin().id().substr(0, 16) : std::string("none in this build")) +
                   ") and not in the model search path (" + describe_model_search_path() +
                   "): pass it with --model FILE.msm, or put it in a folder named by MSINR_MODEL_PATH");
 }

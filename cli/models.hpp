@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "codec/model.hpp"
+#include "msinr/msinr.hpp"
 
 namespace msinr::cli {
 
@@ -19,16 +20,21 @@ std::string describe_model_search_path();
 
 // --model's value: empty -> the built-in model; an existing file -> that file; a bare name (no '/')
 // -> NAME or NAME.msm in the search path. `name` receives what was loaded, for messages.
-codec::Model load_model_arg(const std::string& arg, std::string* name = nullptr);
+// encode and decode take the public API's model (they run on msinr::Encoder / Decoder); the tools
+// that work inside the codec (eval, rd) take the codec's.
+msinr::Model load_model_arg(const std::string& arg, std::string* name = nullptr);
+codec::Model load_codec_model_arg(const std::string& arg, std::string* name = nullptr);
 
-// The model a container cites by id. With --model given, that model, which must be the one
-// (kModelMismatch otherwise, saying which model the file needs and where it is when the search path
-// has it). Without, the built-in model when it is the one, else the search path's model with that
-// id (noted on stderr unless quiet), else kModelMismatch naming the id and the folders searched.
-codec::Model model_for_file(const format::ModelId& id, const std::string& model_arg, const std::string& file_name,
+// The model a container cites by id (hex, as msinr::Info::model_id). With --model given, that
+// model, which must be the one (kModelMismatch otherwise, saying which model the file needs and
+// where it is when the search path has it). Without, the built-in model when it is the one, else
+// the search path's model with that id (noted on stderr unless quiet), else kModelMismatch naming
+// the id and the folders searched.
+msinr::Model model_for_file(const std::string& id_hex, const std::string& model_arg, const std::string& file_name,
                             bool quiet);
 
-// The path of the .msm in the search path whose header carries this id ("" when none).
-std::string find_model_by_id(const format::ModelId& id);
+// Where decode would find the model with this id (hex), for messages: "the built-in model", the
+// path of the .msm in the search path whose header carries it, or "" when neither has it.
+std::string where_is_model(const std::string& id_hex);
 
 }  // namespace msinr::cli

@@ -295,19 +295,39 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
 
 }  // namespace
 
+void check_encode_options(const msinr::EncodeOptions& o) {
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw Error(ErrorCode::kInvalidArgument, std::string("encode options: ") + what);
+  };
+  // Written so that NaN fails every test: !(x >= 0) rather than x < 0.
+  auto finite_at_least_0 = [](double x) { return x >= 0.0 && std::isfinite(x); };
+  auto fraction = [](double x) { return x > 0.0 && x <= 1.0; };
+  require(o.level >= -1, "level must be -1 (chosen by the targets or the model's default) or a model level");
+  require(finite_at_least_0(o.target_bpp), "target_bpp must be >= 0 (0: no target)");
+  require(finite_at_least_0(o.target_psnr), "target_psnr must be >= 0 (0: no target)");
+  require(o.steps >= 0, "steps must be >= 0");
+  require(finite_at_least_0(o.lr), "lr must be >= 0 (0: the model's rate for the level)");
+  require(o.lr_schedule == LrSchedule::kConstant || o.lr_schedule == LrSchedule::kCosine,
+          "lr_schedule must be kConstant or kCosine");
+  require(fraction(o.pixel_fraction), "pixel_fraction must be in (0, 1]");
+  require(o.bits == 0 || o.bits == 16, "bits must be 0 (quantized) or 16 (fp16)");
+  require(finite_at_least_0(o.quant_loss_db), "quant_loss_db must be a finite number of dB >= 0");
+  require(o.refit_steps >= 0, "refit_steps must be >= 0 (0: no refit)");
+  require(finite_at_least_0(o.refit_lr), "refit_lr must be >= 0 (0: the fit's rate / 300)");
+  require(fraction(o.refit_pixel_fraction), "refit_pixel_fraction must be in (0, 1]");
+  require(o.threads >= 0, "threads must be >= 0 (0: all cores)");
+  require(o.device == Device::kAuto || o.device == Device::kCpu || o.device == Device::kCuda ||
+              o.device == Device::kReference,
+          "device must be kAuto, kCpu, kCuda or kReference");
+}
+
 EncodeResult encode_image(const Image& input, const Model& model, const EncodeOptions& requested) {
   const auto start = std::chrono::steady_clock::now();
+  check_encode_options(requested);
   // The device is chosen once (kAuto: the GPU when one answers), so every fit of this encode, and
   // the search's candidates, run on the same engine; kCuda without a GPU fails here, before any work.
   EncodeOptions opt = requested;
   opt.device = resolve_device(requested.device);
-  if (opt.steps < 0 || !(opt.lr >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "steps must be >= 0 and lr >= 0");
-  if (opt.bits != 0 && opt.bits != 16) throw Error(ErrorCode::kInvalidArgument, "bits must be 0 (quantized) or 16 (fp16)");
-  if (!(opt.quant_loss_db >= 0.0) || !std::isfinite(opt.quant_loss_db))
-    throw Error(ErrorCode::kInvalidArgument, "the quantization loss must be a finite number of dB >= 0");
-  if (!(opt.pixel_fraction > 0.0 && opt.pixel_fraction <= 1.0) ||
-      !(opt.refit_pixel_fraction > 0.0 && opt.refit_pixel_fraction <= 1.0))
-    throw Error(ErrorCode::kInvalidArgument, "the pixel fraction must be in (0, 1]");
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   const Image rgb = to_rgb(input);
   ParamLayout layout(model.arch);
@@ -636,7 +656,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   return result;
 }
 
-ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+ContainerInfo read_info(std::span<const std::uint8_t> bytes, const std::string& name) {
   ContainerInfo info;
   try {
     info.header = format::peek_header(bytes);
@@ -675,7 +695,7 @@ void check_decode_pixels(std::uint64_t w, std::uint64_t h, std::uint64_t max_pix
 }
 }  // namespace
 
-void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row,
                  const std::function<void(int, int)>& size) {
   // The header alone first (fp16: the zstd frame header is checked, nothing is decompressed), so
@@ -794,7 +814,7 @@ void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name
   }
 }
 
-Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options) {
   Image im;
   decode_rows(

@@ -3,6 +3,7 @@
 // (render the fitted networks on any pixel grid).
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,46 +21,16 @@ namespace msinr::codec {
 // grouping and ordering are checked on every machine (on the CPU it equals per tile bit for bit).
 enum class TileFitting { kAuto, kPerTile, kBatched };
 
-// Where a --bpp / --psnr search stands, for a progress display with an ETA: which level it is
-// fitting or quantizing, the quantizer step scale it is trying, and how many level fits it has done
-// out of the most it can take (an upper bound: the search may stop sooner). Level fits are nearly
-// all of a search's time, so fits_done / fits_max (with the tiles of the fit under way) measures it.
-struct SearchStatus {
-  const char* phase = "fit";  // "fit" (a level's Adam steps), "quantize" (trying a step), "refit"
-  int level = 0;
-  double step_scale = 0.0;    // the global step scale tried (steps = scale * allocation); 0 while fitting
-  std::size_t bytes = 0;      // the file at that step; 0 when not known yet
-  double psnr = 0.0;          // its decoded 8-bit PSNR; 0 when not measured
-  int fits_done = 0;          // level fits finished
-  int fits_max = 0;           // the most level fits this search takes in all
+// The public settings (msinr/encode_options.hpp: level, rate targets, steps and their rate and pixel
+// subsets, payload, quantization and refit, threads, device, progress and search callbacks, checked
+// by check_encode_options) and the one switch only the tests use.
+struct EncodeOptions : msinr::EncodeOptions {
+  TileFitting tile_fitting = TileFitting::kAuto;
 };
 
-// The public settings (msinr/encode_options.hpp: level, rate targets, steps, lr, payload bits,
-// quantization loss, threads, device, progress) and those only the command line and the tools offer.
-struct EncodeOptions : msinr::EncodeOptions {
-  LrSchedule lr_schedule = LrSchedule::kConstant;  // how the rate moves over the steps
-  // Each Adam step on a fresh random subset of this fraction of a tile's pixels (1: all of them); a
-  // step then costs about the fraction. Every tile draws the same seeded sequence, so an encode
-  // repeats exactly and the CPU's batched and per-tile fits stay equal.
-  double pixel_fraction = 1.0;
-  // Quantized payload: Adam steps of quantization-aware refit (straight-through) after the steps are
-  // chosen; 0 turns it off. refit_lr 0: the fit's rate / 300 (1e-5 for the built-in model), the best
-  // of 1e-4 .. 3e-6 on validation: the refit only nudges values across rounding boundaries.
-  // 20 steps, each on a quarter of the pixels (refit_pixel_fraction), chosen on validation (15
-  // imagenette/val images, levels 1 / 4, docs/results.md): +0.31 / +0.24 dB over no refit, against
-  // +0.29 / +0.21 for 10 steps on every pixel, at half their cost (the encode-time budget of issue 14).
-  int refit_steps = 20;
-  float refit_lr = 0.0f;
-  // Each refit step on a fresh random subset of this fraction of a tile's pixels (as pixel_fraction
-  // does for the fit): the refit's cost is the largest part of the quantized payload's encode time,
-  // and its tiny steps (the fit's rate / 300) average well over subsets.
-  double refit_pixel_fraction = 0.25;
-  TileFitting tile_fitting = TileFitting::kAuto;
-  // Told what a --bpp / --psnr search is trying ("fitting level 5 ..."), one line at a time.
-  std::function<void(const std::string& line)> log;
-  // Told the same search's state as it moves (from the calling thread; never for a fixed level).
-  std::function<void(const SearchStatus&)> search;
-};
+// Throws Error(kInvalidArgument) naming the first field out of range. The one check of the encode
+// settings: encode_image runs it, and msinr::Encoder runs it when it is made.
+void check_encode_options(const msinr::EncodeOptions& options);
 
 struct EncodeResult {
   std::vector<std::uint8_t> bytes;  // the complete .msinr file
@@ -107,7 +78,8 @@ struct ContainerInfo {
   double bpp = 0.0;  // file bytes * 8 / (width * height)
 };
 
-ContainerInfo read_info(const std::vector<std::uint8_t>& bytes, const std::string& name);
+// `name` says which input in error messages (a file name, "(stdin)", "<memory>").
+ContainerInfo read_info(std::span<const std::uint8_t> bytes, const std::string& name);
 
 // Output size for these options on an image of width x height (validated against the limits).
 void output_size(const DecodeOptions& options, int width, int height, int& out_width, int& out_height);
@@ -119,10 +91,10 @@ void output_size(const DecodeOptions& options, int width, int height, int& out_w
 // payload plus O(out_width x kDecodeStripRows). Refuses a file made with another model.
 // `size`, when given, is told the output size once: after every check and the payload's read, before
 // the first row (so a caller needs no second look at the header).
-void decode_rows(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row,
                  const std::function<void(int out_width, int out_height)>& size = {});
-Image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name, const Model& model,
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                    const DecodeOptions& options = {});
 
 }  // namespace msinr::codec

@@ -66,7 +66,7 @@ typedef struct msinr_encode_options {
   int level;             /* -1: from target_bpp / target_psnr, else the model's default */
   double target_bpp;     /* > 0: best PSNR at or under this many bits per pixel */
   double target_psnr;    /* > 0: smallest file reaching this PSNR */
-  int steps;             /* Adam steps per tile, >= 1 */
+  int steps;             /* Adam steps per tile, >= 0 (0: the level's meta-learned init, unfitted) */
   float lr;              /* Adam learning rate; 0: the rate the model measured for the level */
   int threads;           /* 0: all cores */
   /* An msinr_device value. An int, not the enum, so an out-of-range value from a caller is defined

@@ -2,7 +2,8 @@
 // msinr's public C++ API. Two tiers:
 //   one call:  msinr::encode(image) -> bytes, msinr::decode(bytes, w, h) -> image, msinr::read_info(bytes)
 //   advanced:  msinr::Model (load from file/memory, or the built-in one), msinr::Encoder and
-//              msinr::Decoder with options, a progress callback and cancellation.
+//              msinr::Decoder with options, a progress callback and cancellation, row-by-row decode.
+// The msinr command line's encode, decode and info run on this API.
 // Errors: every function throws msinr::Error (msinr/error.hpp) with an ErrorCode on bad input or
 // failure; nothing aborts. Images are 8-bit, interleaved, row-major.
 // Threads: every function may be called from many threads at once. A Model is immutable and may be
@@ -46,6 +47,36 @@ MSINR_API void write_file(const std::string& path, const std::vector<std::uint8_
 // PSNR in dB of `b` against `a` over 8-bit RGB (both converted to RGB; sizes must match, else
 // kInvalidArgument). Infinity for identical images.
 MSINR_API double psnr(const Image& a, const Image& b);
+// SSIM of `b` against `a` over 8-bit RGB (both converted to RGB): 11x11 Gaussian window (sigma 1.5),
+// the valid region only, the mean over the channels (docs/image-io.md, "Metrics"; it equals
+// skimage's structural_similarity with gaussian_weights). kInvalidArgument when the sizes differ or
+// a side is under 11 pixels. 1 for identical images.
+MSINR_API double ssim(const Image& a, const Image& b);
+
+// What `msinr info` says about a model (Model::info()).
+struct ModelInfo {
+  std::string id;            // as Model::id()
+  std::string architecture;  // e.g. "SIREN 2-256x4-3, w0 200"
+  std::string network;       // "siren", or "ffn" (Fourier features, then ReLU layers)
+  int width = 0;             // units per hidden layer
+  int layers = 0;            // hidden layers
+  double w0 = 0.0;           // a SIREN's first-layer frequency factor
+  double w0_hidden = 0.0;    // and its later layers'
+  int tile_size = 0;
+  int default_level = 0;
+  struct Level {
+    int index = 0;                    // the level's index (its pruning round), as EncodeOptions::level takes
+    std::size_t weights = 0;          // weights it keeps
+    double density = 0.0;             // weights kept / all weights
+    std::size_t values_per_tile = 0;  // values each tile of a file stores: the kept weights and every bias
+    double val_psnr = 0.0;            // validation PSNR measured when the model was trained; 0: not measured
+    double lr = 0.0;                  // the encoder's Adam rate for the level when EncodeOptions::lr is 0
+  };
+  std::vector<Level> levels;  // in the model's order (Model::levels())
+  std::string data;           // provenance: what it was trained on
+  std::string recipe;         //   and how
+  double wall_seconds = 0.0;  //   and how long training took
+};
 
 // A trained model: an architecture, a tile size and sparsity levels. Immutable; copies share it.
 class MSINR_API Model {
@@ -56,11 +87,18 @@ class MSINR_API Model {
   static Model load(const std::string& path);
   // A .msm file's bytes (copied; the caller keeps ownership of `data`). Same errors as load().
   static Model from_memory(const std::uint8_t* data, std::size_t size);
+  // The same, with errors naming `name` (the file the bytes came from) instead of "<memory>".
+  static Model from_memory(const std::uint8_t* data, std::size_t size, const std::string& name);
 
   std::string id() const;        // content hash (hex) that .msinr files cite
   int tile_size() const;         // pixels per tile side
   std::vector<int> levels() const;  // the level indices (pruning rounds) it holds, densest first
   int default_level() const;     // the level encode uses when none is asked for
+  // The level for a cjpeg-like quality 0..100 (kInvalidArgument outside): 100 the densest level, 0
+  // the sparsest, evenly spaced in the levels' measured validation PSNR when every level has one,
+  // else evenly over the levels by size.
+  int level_for_quality(int quality) const;
+  ModelInfo info() const;
 
   struct Impl;
   explicit Model(std::shared_ptr<const Impl> impl);
@@ -79,6 +117,10 @@ struct EncodeResult {
   std::string device;               // what did the fitting ("cpu", "cuda")
   double psnr = 0.0;                // 8-bit PSNR of the decoded image (0 for fp16: not measured)
   bool target_met = true;           // false: target_bpp / target_psnr could not be reached (closest file returned)
+  double fit_psnr = 0.0;            // 8-bit PSNR of the float fit, before fp16 rounding or quantization
+  std::string payload;              // "quantized" or "fp16" (EncodeOptions::bits 0 / 16)
+  std::size_t tiles = 0;            // tiles the image was cut into
+  std::size_t values_per_tile = 0;  // values each tile stores
 };
 
 struct DecodeOptions {
@@ -99,7 +141,20 @@ struct Info {
   std::string model_id;       // hex; must match the decoding Model's id()
   std::size_t file_bytes = 0;
   double bpp = 0.0;
+  int tiles = 0;              // tiles the image was cut into
+  int values_per_tile = 0;    // values each tile stores
+  std::string payload;        // "quantized" or "fp16"
 };
+
+// The size decode renders an image of width x height at (an Info's width and height) under
+// `options`: both sides 0 and no scale, the native size; scale > 0, both sides times it; one side
+// given, the other keeps the aspect ratio; each rounded to the nearest pixel, at least 1.
+// kInvalidArgument for sides < 1, negative or non-finite options, or a scale with a size; kLimit
+// beyond 32768 per side or 2^28 pixels. options.max_pixels is not applied here (decode applies it).
+struct OutputSize {
+  int width = 0, height = 0;
+};
+MSINR_API OutputSize output_size(int width, int height, const DecodeOptions& options);
 
 // Encodes with one Model and fixed options; reusable. One Encoder per thread.
 class MSINR_API Encoder {
@@ -123,6 +178,16 @@ class MSINR_API Decoder {
   Image decode(const std::vector<std::uint8_t>& bytes, const DecodeOptions& options = {}) const {
     return decode(bytes.data(), bytes.size(), options);
   }
+  // Renders row by row, for output that streams (a PNG written as it decodes): `row(y, rgb)` gets
+  // each output row, y = 0 .. height - 1 in order, width * 3 bytes valid during the call. Memory
+  // stays at the payload plus O(width x 256 rows), whatever the output size. `on_size(width,
+  // height)`, when given, is told the output size once: after every check of the file and before the
+  // first row. The pixels are decode()'s. Errors as decode(), naming `name` (the input, e.g. its file
+  // name); what a callback throws propagates unchanged.
+  void decode_rows(const std::uint8_t* data, std::size_t size, const DecodeOptions& options,
+                   const std::function<void(int y, const std::uint8_t* rgb)>& row,
+                   const std::function<void(int width, int height)>& on_size = {},
+                   const std::string& name = "<memory>") const;
 
  private:
   Model model_;
@@ -137,5 +202,7 @@ inline Image decode(const std::vector<std::uint8_t>& bytes, int width = 0, int h
 }
 // Throws kCorrupt / kUnsupported for bytes that are not a valid .msinr header.
 MSINR_API Info read_info(const std::uint8_t* data, std::size_t size);
+// The same, with errors naming `name` (the file the bytes came from) instead of "<memory>".
+MSINR_API Info read_info(const std::uint8_t* data, std::size_t size, const std::string& name);
 
 }  // namespace msinr

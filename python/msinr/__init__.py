@@ -17,13 +17,13 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from . import _msinr
-from ._msinr import Device, EncodeOptions, EncodeResult, ErrorCode, Model
+from ._msinr import Device, EncodeOptions, EncodeResult, ErrorCode, LrSchedule, Model
 
 __version__: str = _msinr.version()
 
 __all__ = [
     "encode", "decode", "info", "psnr", "Encoder", "Model", "EncodeOptions", "EncodeResult", "Device",
-    "ErrorCode", "Error", "InvalidArgumentError", "IoError", "CorruptError", "UnsupportedError",
+    "LrSchedule", "ErrorCode", "Error", "InvalidArgumentError", "IoError", "CorruptError", "UnsupportedError",
     "LimitError", "ModelMismatchError", "DeviceError", "CancelledError", "InternalError",
 ]
 
@@ -112,6 +112,11 @@ def _options(level: Optional[int], bpp: Optional[float], psnr: Optional[float], 
                 value = Device[value.upper()]
             except KeyError:
                 raise InvalidArgumentError(f"device must be 'auto', 'cpu', 'cuda' or 'reference', not {value!r}") from None
+        if name == "lr_schedule" and isinstance(value, str):
+            try:
+                value = LrSchedule[value.upper()]
+            except KeyError:
+                raise InvalidArgumentError(f"lr_schedule must be 'constant' or 'cosine', not {value!r}") from None
         setattr(o, name, value)
     return o
 
@@ -146,9 +151,11 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     Encoder.encode's result says target_met); else the model's default level. steps: Adam steps per tile. model: a Model (default: built-in).
     progress(done, total): called as tiles finish, from worker threads holding the GIL; return
     False to cancel (CancelledError); an exception it raises cancels and propagates.
-    options: other EncodeOptions fields: lr (0: the model's), threads (0: all cores),
+    options: other EncodeOptions fields: lr (0: the model's), lr_schedule ('constant', 'cosine'),
+    pixel_fraction (each step on this fraction of a tile's pixels, 1), threads (0: all cores),
     device ('auto', 'cpu', 'cuda', 'reference'), bits (0: quantized, the default; 16: fp16),
-    quant_loss_db (quantized: largest PSNR loss against the fit, 0.5).
+    quant_loss_db (quantized: largest PSNR loss against the fit, 0.5), refit_steps (20),
+    refit_lr (0: the fit's / 300), refit_pixel_fraction (0.25).
     """
     o = _options(level, bpp, psnr, steps, options, "encode")
     return _msinr.encode(np.asarray(image), o, model, progress).bytes
@@ -166,7 +173,7 @@ def decode(data: BytesLike, width: Optional[int] = None, height: Optional[int] =
 
 def info(data: BytesLike) -> dict[str, Any]:
     """What a .msinr file's header says, without a model: width, height, level, tile_size, steps,
-    model_id, file_bytes, bpp."""
+    model_id, file_bytes, bpp, tiles, values_per_tile, payload ('quantized' or 'fp16')."""
     return _msinr.read_info(data)
 
 

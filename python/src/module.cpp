@@ -218,6 +218,9 @@ nb::dict read_info(nb::handle data) {
   d["model_id"] = i.model_id;
   d["file_bytes"] = i.file_bytes;
   d["bpp"] = i.bpp;
+  d["tiles"] = i.tiles;
+  d["values_per_tile"] = i.values_per_tile;
+  d["payload"] = i.payload;
   return d;
 }
 
@@ -253,6 +256,10 @@ NB_MODULE(_msinr, m) {
       .value("CPU", msinr::Device::kCpu)
       .value("CUDA", msinr::Device::kCuda)
       .value("REFERENCE", msinr::Device::kReference, "the scalar reference engine: slow, the tests' oracle");
+
+  nb::enum_<msinr::LrSchedule>(m, "LrSchedule", "How the Adam rate moves over a fit's steps.")
+      .value("CONSTANT", msinr::LrSchedule::kConstant, "the rate at every step")
+      .value("COSINE", msinr::LrSchedule::kCosine, "full rate first, decaying to near 0 at the last step");
 
   nb::class_<msinr::Model>(m, "Model",
                            "A trained model (architecture, tile size, sparsity levels). Immutable; share it "
@@ -290,8 +297,15 @@ NB_MODULE(_msinr, m) {
       .def_rw("target_psnr", &msinr::EncodeOptions::target_psnr, "> 0: smallest file reaching this PSNR")
       .def_rw("bits", &msinr::EncodeOptions::bits, "payload: 0 quantized (default), 16 fp16")
       .def_rw("quant_loss_db", &msinr::EncodeOptions::quant_loss_db, "quantized: largest PSNR loss against the fit")
-      .def_rw("steps", &msinr::EncodeOptions::steps, "Adam steps per tile (>= 1)")
+      .def_rw("steps", &msinr::EncodeOptions::steps, "Adam steps per tile (>= 0; 0: the level's init, unfitted)")
       .def_rw("lr", &msinr::EncodeOptions::lr, "Adam learning rate; 0: the model's rate for the level")
+      .def_rw("lr_schedule", &msinr::EncodeOptions::lr_schedule, "LrSchedule.CONSTANT (default) or COSINE")
+      .def_rw("pixel_fraction", &msinr::EncodeOptions::pixel_fraction,
+              "each Adam step on a fresh random subset of this fraction of a tile's pixels, (0, 1]")
+      .def_rw("refit_steps", &msinr::EncodeOptions::refit_steps, "quantized: Adam steps of quantization-aware refit (0: none)")
+      .def_rw("refit_lr", &msinr::EncodeOptions::refit_lr, "refit learning rate; 0: the fit's / 300")
+      .def_rw("refit_pixel_fraction", &msinr::EncodeOptions::refit_pixel_fraction,
+              "each refit step on a fresh random subset of this fraction of a tile's pixels, (0, 1]")
       .def_rw("threads", &msinr::EncodeOptions::threads, "worker threads; 0: all cores")
       .def_rw("device", &msinr::EncodeOptions::device, "Device.AUTO, CPU or CUDA");
 
@@ -310,6 +324,10 @@ NB_MODULE(_msinr, m) {
       .def_ro("device", &msinr::EncodeResult::device, "what did the fitting (cpu, cuda)")
       .def_ro("psnr", &msinr::EncodeResult::psnr, "8-bit PSNR of the decoded image (0: not measured)")
       .def_ro("target_met", &msinr::EncodeResult::target_met, "False: the bpp / psnr target could not be reached")
+      .def_ro("fit_psnr", &msinr::EncodeResult::fit_psnr, "8-bit PSNR of the float fit, before fp16 or quantization")
+      .def_ro("payload", &msinr::EncodeResult::payload, "'quantized' or 'fp16'")
+      .def_ro("tiles", &msinr::EncodeResult::tiles, "tiles the image was cut into")
+      .def_ro("values_per_tile", &msinr::EncodeResult::values_per_tile, "values each tile stores")
       .def("__repr__", [](const msinr::EncodeResult& r) {
         return "msinr.EncodeResult(" + std::to_string(r.bytes.size()) + " bytes, level=" + std::to_string(r.level) +
                ", bpp=" + std::to_string(r.bpp) + ", seconds=" + std::to_string(r.seconds) + ", device='" + r.device +

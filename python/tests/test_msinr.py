@@ -95,13 +95,17 @@ def test_decode_sizes(encoded):
 
 def test_info_fields(encoded, model):
     i = msinr.info(encoded)
-    assert set(i) == {"width", "height", "level", "tile_size", "steps", "model_id", "file_bytes", "bpp"}
+    assert set(i) == {"width", "height", "level", "tile_size", "steps", "model_id", "file_bytes", "bpp", "tiles",
+                      "values_per_tile", "payload"}
     assert (i["width"], i["height"], i["steps"]) == (32, 32, 8)
     assert i["level"] == model.default_level
     assert i["tile_size"] == model.tile_size
     assert i["model_id"] == model.id
     assert i["file_bytes"] == len(encoded)
     assert i["bpp"] == pytest.approx(len(encoded) * 8 / (32 * 32))
+    assert i["tiles"] == 1 and i["payload"] == "quantized"
+    r = msinr.Encoder(model, **FAST).encode(np.zeros((32, 32, 3), np.uint8))
+    assert (r.tiles, r.values_per_tile, r.payload) == (1, msinr.info(r.bytes)["values_per_tile"], "quantized")
 
 
 def test_encoder_result_and_level(crop, model):
@@ -128,6 +132,17 @@ def test_payload_modes_and_target_met(crop, model):
     assert quantized.target_met and quantized.psnr > 0
     missed = msinr.Encoder(model, bpp=0.001, **FAST).encode(crop)
     assert not missed.target_met
+
+
+def test_fit_and_refit_options_reach_the_encoder(crop, model):
+    level = model.default_level
+    plain = msinr.Encoder(model, level=level, **FAST).encode(crop)
+    for changed in (dict(lr_schedule="cosine"), dict(lr_schedule=msinr.LrSchedule.COSINE), dict(pixel_fraction=0.5)):
+        r = msinr.Encoder(model, level=level, **changed, **FAST).encode(crop)
+        assert r.bytes != plain.bytes and r.fit_psnr != plain.fit_psnr, changed
+    # The refit comes after the fit: the same fit underneath.
+    no_refit = msinr.Encoder(model, level=level, refit_steps=0, **FAST).encode(crop)
+    assert no_refit.fit_psnr == plain.fit_psnr and no_refit.psnr <= plain.psnr
 
 
 def test_strided_input_equals_contiguous(kodim):
@@ -213,7 +228,11 @@ def test_wrong_dtype_and_shape_raise(crop):
 
 def test_options_raise(crop, model):
     with pytest.raises(msinr.InvalidArgumentError):
-        msinr.encode(crop, steps=0)
+        msinr.encode(crop, steps=-1)
+    for bad in (dict(pixel_fraction=0.0), dict(refit_pixel_fraction=1.5), dict(refit_steps=-1), dict(refit_lr=-1.0),
+                dict(lr_schedule="linear")):
+        with pytest.raises(msinr.InvalidArgumentError, match=next(iter(bad))):
+            msinr.Encoder(**bad)
     with pytest.raises(msinr.InvalidArgumentError):
         msinr.Encoder(steps=-1)
     with pytest.raises(msinr.InvalidArgumentError):

@@ -121,7 +121,7 @@ int main(void) {
   CHECK(b2 == NULL && s2 == 0);
   CHECK(msinr_encode(model, pixels, 0, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
   CHECK(msinr_encode(model, pixels, W, H, 5, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
-  opt.steps = 0;
+  opt.steps = -1;
   CHECK(msinr_encode(model, pixels, W, H, 3, &opt, &b2, &s2) == MSINR_INVALID_ARGUMENT);
   opt.steps = 5;
   opt.device = 42; /* an int field: validated, not loaded as an enum (UBSan: issue 16) */

@@ -110,8 +110,8 @@ TEST_CASE("codec: quantization-aware refit never makes the decoded picture worse
   CHECK(half.psnr >= plain.psnr);
   CHECK(half.psnr == psnr_8bit(decode_image(half.bytes, "half", m), im));
   CHECK(half.bytes == encode_image(im, m, subset).bytes);
-  subset.refit_pixel_fraction = 0.0;
-  codec_test::check_error([&] { encode_image(im, m, subset); }, ErrorCode::kInvalidArgument, "pixel fraction");
+  subset.refit_pixel_fraction = 0.0;  // the message names the field, not just "a pixel fraction"
+  codec_test::check_error([&] { encode_image(im, m, subset); }, ErrorCode::kInvalidArgument, "refit_pixel_fraction");
   // Rate control with the refit still keeps its promise.
   o.level = -1;
   o.target_bpp = plain.bytes.size() * 8.0 / (48.0 * 40.0);
@@ -504,7 +504,7 @@ TEST_CASE("codec: subset fits (--pixel-fraction) repeat exactly, keep batched ==
   CHECK(batched.fit_psnr == half.fit_psnr);
   for (double bad : {0.0, -0.5, 1.5, std::nan("")}) {
     o.pixel_fraction = bad;
-    codec_test::check_error([&] { encode_image(im, m, o); }, ErrorCode::kInvalidArgument, "pixel fraction");
+    codec_test::check_error([&] { encode_image(im, m, o); }, ErrorCode::kInvalidArgument, "options: pixel_fraction");
   }
 }
 

@@ -6,14 +6,9 @@
 #include <vector>
 
 #include "msinr/backend.hpp"
+#include "msinr/encode_options.hpp"  // LrSchedule: a public encode setting
 
 namespace msinr {
-
-// How the learning rate moves over a fit of N steps.
-enum class LrSchedule {
-  kConstant,  // lr at every step
-  kCosine,    // lr * (1 + cos(pi (t - 1) / N)) / 2 at step t = 1..N: full rate first, near 0 at the end
-};
 
 // PyTorch's torch.optim.Adam semantics (bias-corrected, eps added after the square root).
 struct AdamConfig {
