@@ -7,6 +7,7 @@
 //   paper's schedule.
 //   msinr bench codec: encode and decode of the payload modes (fp16, quantized, quantized + refit) side
 //   by side on one image, beside libjpeg-turbo.
+//   msinr bench decode: one file's decode, rendering alone and streamed to PNG, on 1 and 2 threads.
 #include <cblas.h>
 #include <omp.h>
 
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -579,6 +581,83 @@ int run_bench_codec(BenchCodecArgs a) {
   return 0;
 }
 
+struct BenchDecodeArgs {
+  std::string file, image, model;
+  int repeats = 15;
+  std::vector<int> threads{1, 2};
+  bool json = false;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Decode alone, repeated: the renders (decode_image) and the CLI's path to a PNG (decode_rows
+// streaming rows into PngRowWriter, here on /dev/null) on each thread count, round-robin so a change
+// of load touches every measurement alike. Medians, not best-of: on a shared machine the median of
+// many short runs moves least between runs of the command.
+int run_bench_decode(BenchDecodeArgs a) {
+  namespace fs = std::filesystem;
+  const codec::Model model = a.model.empty() ? codec::default_model() : codec::load_model(a.model);
+  std::vector<std::uint8_t> bytes;
+  std::string name = a.file;
+  if (!a.file.empty()) {
+    bytes = codec::read_file(a.file);
+  } else {
+    if (a.image.empty()) a.image = (fs::path(data_dir()) / "kodak" / "kodim01.png").string();
+    codec::EncodeOptions eo;
+    eo.device = Device::kCpu;
+    bytes = codec::encode_image(codec::to_rgb(codec::read_image(a.image)), model, eo).bytes;
+    name = a.image + " (encoded at the default level)";
+  }
+  const codec::ContainerInfo info = codec::read_info(bytes, name);
+  const double mp = static_cast<double>(info.header.width) * info.header.height / 1e6;
+  std::FILE* null_out = std::fopen("/dev/null", "wb");
+  if (!null_out) throw Error(ErrorCode::kIo, "cannot open /dev/null");
+  struct Series {
+    std::vector<double> wall, cpu;
+  };
+  std::vector<Series> render(a.threads.size()), png(a.threads.size());
+  for (int rep = 0; rep < a.repeats; ++rep)
+    for (std::size_t i = 0; i < a.threads.size(); ++i) {
+      codec::DecodeOptions d;
+      d.threads = a.threads[i];
+      const auto [rw, rc] = timed([&] { (void)codec::decode_image(bytes, "bench", model, d); });
+      render[i].wall.push_back(rw);
+      render[i].cpu.push_back(rc);
+      const auto [pw, pc] = timed([&] {
+        std::optional<codec::PngRowWriter> out;
+        codec::decode_rows(
+            bytes, "bench", model, d, [&](int, const std::uint8_t* row) { out->write_row(row); },
+            [&](int w, int h) { out.emplace(null_out, "/dev/null", w, h, 3); });
+        out->finish();
+      });
+      png[i].wall.push_back(pw);
+      png[i].cpu.push_back(pc);
+    }
+  std::fclose(null_out);
+  char buf[512];
+  for (std::size_t i = 0; i < a.threads.size(); ++i)
+    for (const auto& [what, s] : {std::pair{"render", &render[i]}, std::pair{"png", &png[i]}}) {
+      const double wall = median(s->wall), cpu = median(s->cpu);
+      const double best = *std::min_element(s->wall.begin(), s->wall.end());
+      if (a.json) {
+        JsonLine j;
+        j.add("bench", "decode").add("file", name).add("output", what).add("threads", a.threads[i]);
+        j.add("repeats", a.repeats).add("median_seconds", wall).add("best_seconds", best).add("median_cpu_seconds", cpu);
+        j.add("megapixels_per_second", mp / wall);
+        std::printf("%s\n", j.str().c_str());
+      } else {
+        std::snprintf(buf, sizeof buf, "decode %s to %-6s on %d thread%s: median %.4f s (best %.4f), cpu %.4f s, %.2f MP/s",
+                      name.c_str(), what, a.threads[i], a.threads[i] == 1 ? "" : "s", wall, best, cpu, mp / wall);
+        std::printf("%s\n", buf);
+      }
+    }
+  return 0;
+}
+
 }  // namespace
 
 Runner add_bench_command(CLI::App& app) {
@@ -619,6 +698,21 @@ Runner add_bench_command(CLI::App& app) {
   cod->add_option("--level", ca->level, "Level (default: the model's default)");
   cod->add_option("--repeats", ca->repeats, "Decode repetitions (best is reported)")->capture_default_str()->check(CLI::Range(1, 1000));
   cod->add_flag("--json", ca->json, "One JSON object per measurement");
+  auto da = std::make_shared<BenchDecodeArgs>();
+  CLI::App* dec = bench->add_subcommand("decode", "Decode times of one file: rendering alone and streamed to PNG");
+  dec->footer(
+      "Decodes --file (or --image encoded once at the default level) --repeats times on each of\n"
+      "--threads, round-robin, in two ways: rendering to memory (decode_image) and the CLI's path to\n"
+      "a PNG (rows streamed through the PNG writer, here into /dev/null). Prints the median and best\n"
+      "wall seconds, the median CPU seconds (all threads) and megapixels per second at the median.\n"
+      "To compare two builds, run both on the same file alternately and compare medians.\n\n"
+      "Example:\n  msinr bench decode --file kodim01.msinr --repeats 21");
+  dec->add_option("--file", da->file, "An .msinr file to decode");
+  dec->add_option("--image", da->image, "Without --file: an image to encode first (default: <data>/kodak/kodim01.png)");
+  dec->add_option("--model", da->model, "Model file (default: the built-in model)");
+  dec->add_option("--repeats", da->repeats, "Decodes per measurement (the median is reported)")->capture_default_str()->check(CLI::Range(1, 10000));
+  dec->add_option("--threads", da->threads, "Thread counts to time")->capture_default_str()->delimiter(',')->check(CLI::Range(1, 1024));
+  dec->add_flag("--json", da->json, "One JSON object per measurement");
   auto ta = std::make_shared<BenchTilesArgs>();
   CLI::App* tiles = bench->add_subcommand("tiles", "Encoding throughput: 178x178 tiles per second, single and batched");
   tiles->footer(
@@ -657,9 +751,10 @@ Runner add_bench_command(CLI::App& app) {
   add_engine_options(*meta, ma->engine);
   add_tf32_option(*meta, ma->engine);
   meta->add_flag("--json", ma->json, "One JSON object per density, then one for the projection");
-  return [bench, fit, fa, cod, ca, tiles, ta, meta, ma] {
+  return [bench, fit, fa, cod, ca, dec, da, tiles, ta, meta, ma] {
     if (bench->got_subcommand(fit)) return run_bench_fit(*fa);
     if (bench->got_subcommand(cod)) return run_bench_codec(*ca);
+    if (bench->got_subcommand(dec)) return run_bench_decode(*da);
     if (bench->got_subcommand(tiles)) return run_bench_tiles(*ta);
     if (bench->got_subcommand(meta)) return run_bench_meta(*ma);
     return 2;

@@ -772,6 +772,18 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
   CpuBackendOptions cpu_opt;
   cpu_opt.threads = opt.threads;
   auto backend = make_cpu_backend(cpu_opt);
+  // One evaluator per distinct grid (a native decode has at most four: interior, right and bottom
+  // edges, corner), not one per tile: making one plans every layer and allocates its buffers.
+  std::vector<std::pair<Grid, std::unique_ptr<Evaluator>>> evaluators;
+  auto evaluator_for = [&](const Grid& g) -> Evaluator& {
+    for (auto& [eg, ev] : evaluators)
+      if (eg.rows == g.rows && eg.cols == g.cols && eg.row_lo == g.row_lo && eg.row_hi == g.row_hi &&
+          eg.col_lo == g.col_lo && eg.col_hi == g.col_hi)
+        return *ev;
+    if (evaluators.size() >= 16) evaluators.erase(evaluators.begin());  // a resized decode's grids rarely repeat
+    evaluators.emplace_back(g, backend->make_evaluator(model.arch, level.mask, g));
+    return *evaluators.back().second;
+  };
   std::vector<float> params(layout.param_count());
   std::vector<std::uint8_t> band;
   std::vector<float> out;
@@ -800,13 +812,14 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
           g.row_hi = static_cast<float>(tile_coord(source_pos(sy1, oh, H) - ty * T, T));
           g.col_lo = static_cast<float>(tile_coord(source_pos(kx0, ow, W) - tx * T, T));
           g.col_hi = static_cast<float>(tile_coord(source_pos(kx1, ow, W) - tx * T, T));
-          auto ev = backend->make_evaluator(model.arch, level.mask, g);
           out.resize(g.pixels() * 3);
-          ev->forward(params.data(), out.data());
-          const Image tile_img = from_float_rgb(out.data(), g.cols, g.rows);
-          for (int y = 0; y < g.rows; ++y)
-            std::copy_n(&tile_img.pixels[static_cast<std::size_t>(y) * g.cols * 3], static_cast<std::size_t>(g.cols) * 3,
-                        &band[(static_cast<std::size_t>(y) * ow + kx0) * 3]);
+          evaluator_for(g).forward(params.data(), out.data());
+          const std::size_t row_values = static_cast<std::size_t>(g.cols) * 3;
+          for (int y = 0; y < g.rows; ++y) {
+            const float* src = &out[static_cast<std::size_t>(y) * row_values];
+            std::uint8_t* dst = &band[(static_cast<std::size_t>(y) * ow + kx0) * 3];
+            for (std::size_t i = 0; i < row_values; ++i) dst[i] = to_8bit(src[i]);
+          }
         }
       }
       for (int y = 0; y < band_rows; ++y) row(sy0 + y, &band[static_cast<std::size_t>(y) * ow * 3]);

@@ -93,11 +93,7 @@ std::vector<float> to_float_rgb(const Image& image) {
 
 Image from_float_rgb(const float* rgb, int width, int height) {
   Image out = make_image(width, height, 3);
-  for (std::size_t i = 0; i < out.pixels.size(); ++i) {
-    const float v = rgb[i];
-    const float c = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
-    out.pixels[i] = static_cast<std::uint8_t>(std::lround(c * 255.0f));
-  }
+  for (std::size_t i = 0; i < out.pixels.size(); ++i) out.pixels[i] = to_8bit(rgb[i]);
   return out;
 }
 

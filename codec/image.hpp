@@ -54,7 +54,17 @@ Image to_rgb(const Image& image);
 // width * height * 3 floats, value / 255, in [0, 1], interleaved RGB (channel policy as to_rgb).
 std::vector<float> to_float_rgb(const Image& image);
 
-// The inverse: lround(clamp(v, 0, 1) * 255) per sample; NaN maps to 0. rgb holds width*height*3 floats.
+// One sample of the inverse: lround(clamp(v, 0, 1) * 255), NaN to 0. Written without lround (a
+// libm call per sample, a visible share of a decode): x in [0, 255] is non-negative, so rounding half
+// away from zero is its integer part plus one when the fraction, exact in float, is at least 1/2.
+inline std::uint8_t to_8bit(float v) {
+  const float c = v >= 0.0f ? (v <= 1.0f ? v : 1.0f) : 0.0f;  // NaN fails both tests: 0
+  const float x = c * 255.0f;
+  const int i = static_cast<int>(x);
+  return static_cast<std::uint8_t>(i + (x - static_cast<float>(i) >= 0.5f ? 1 : 0));
+}
+
+// The inverse: to_8bit per sample. rgb holds width*height*3 floats.
 Image from_float_rgb(const float* rgb, int width, int height);
 
 // The size x size square centred in the image, its top-left corner at ((w - size) / 2, (h - size) / 2)

@@ -21,7 +21,9 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& 
 std::vector<std::uint8_t> encode_png(const Image& image);
 void write_png(const Image& image, const std::string& path);
 
-// Writes an 8-bit PNG row by row straight to disk, so a large output never sits in memory whole
+// Writes an 8-bit PNG row by row straight to disk (deflate's run-length strategy after the adaptive
+// filters: it writes decoded images, where that is several times faster than the default level
+// for about the same size), so a large output never sits in memory whole
 // (the decoder renders one tile row at a time). The rows go to a temporary file beside `path`
 // (format::AtomicFile: symbolic links followed, non-regular destinations refused, the mode of a
 // replaced file kept), which finish() renames into place; destroying the writer unfinished removes it.

@@ -1,4 +1,5 @@
 // codec/image.hpp: the Image type and its pixel helpers.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -59,6 +60,33 @@ TEST_CASE("codec: to_float_rgb and from_float_rgb") {
 
   const std::vector<float> g = to_float_rgb(linear_pattern(3, 2, 1));  // gray replicated
   for (std::size_t i = 0; i < 6; ++i) CHECK((g[3 * i] == g[3 * i + 1] && g[3 * i] == g[3 * i + 2]));
+}
+
+// to_8bit replaced lround(clamp(v, 0, 1) * 255) in the decoder's inner loop; decoded pixels must not
+// move, so it is checked against that formula on every float in [0, 1] near a rounding boundary
+// (k + 1/2 for every level k, 64 floats either side), on a sweep of the whole range, and outside it.
+TEST_CASE("codec: to_8bit equals lround(clamp(v, 0, 1) * 255) on every float near a boundary") {
+  auto formula = [](float v) {
+    const float c = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
+    return static_cast<std::uint8_t>(std::lround(c * 255.0f));
+  };
+  std::size_t checked = 0, mismatches = 0;
+  auto check = [&](float v) {
+    ++checked;
+    if (to_8bit(v) != formula(v)) ++mismatches;
+  };
+  for (int k = 0; k < 255; ++k) {
+    float v = (static_cast<float>(k) + 0.5f) / 255.0f;
+    for (int i = 0; i < 64; ++i) v = std::nextafter(v, 0.0f);
+    for (int i = 0; i < 129; ++i, v = std::nextafter(v, 2.0f)) check(v);
+  }
+  for (int i = 0; i <= 1 << 20; ++i) check(static_cast<float>(i) / static_cast<float>(1 << 20));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {-inf, -1.0f, -0.0f, 0.0f, std::numeric_limits<float>::denorm_min(), 1.0f, std::nextafter(1.0f, 2.0f), 3e38f, inf,
+                  std::numeric_limits<float>::quiet_NaN()})
+    check(v);
+  CHECK(checked > 1000000);
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("codec: center_crop takes the centred square") {

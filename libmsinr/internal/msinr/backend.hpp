@@ -62,6 +62,9 @@ struct CpuBackendOptions {
   int block_pixels = 256;              // pixels per cache block (rounded up to a multiple of 8)
   double sparse_below_density = 0.30;  // a layer whose kept-weight density is below this runs sparse
   enum class Kernels { kAuto, kGeneric, kAvx2 } kernels = Kernels::kAuto;  // kAuto: best the CPU runs
+  // forward() through the fused rendering kernels (product, bias and sine in one pass per layer).
+  // false: through the training path's products, as before they existed (tests compare the two).
+  bool fused_forward = true;
 };
 
 class Backend {

@@ -6,11 +6,19 @@
 // block each layer runs dense (OpenBLAS sgemm, single-threaded: the parallelism is over blocks)
 // or sparse (CSR kernels and a sampled dense-dense product for the weight gradient), chosen per
 // layer by its kept-weight density.
+//
+// Rendering (forward() alone: the decoder, and the encoder measuring what the decoder will show)
+// takes another path: per 64-pixel block, each layer is one fused kernel (product in CSR order,
+// bias, sine) with no BLAS call, no zeroed output and no separate activation pass, and rows run
+// in pairs sharing their input loads. Its sums run in a fixed order, so a decoded pixel does not
+// depend on the BLAS build, the block or the thread count.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -66,6 +74,101 @@ struct LayerPlan {
   SparseStructure s;
 };
 
+// A layer as rendering sees it. Every output row is its kept weights' products summed in
+// ascending input order, one multiply-add after another from zero, then bias and activation, so a
+// rendered pixel depends on the weights alone (never on the layer's dense/sparse plan, the block or
+// the thread). Rows are stored in pairs that share most of their columns (pair_bias_sine: each
+// input load feeds two rows) followed by single rows (csr_bias_sine); stored row s is output row
+// order[s], and the next layer reads its inputs through that order.
+struct RenderLayer {
+  int pairs = 0, singles = 0;
+  std::vector<int> order;                       // stored row -> output row
+  std::vector<int> pair_ptr, pair_col, pair_src;  // per pair: the union of its columns; two parameter indices each, -1: none
+  std::vector<int> row_ptr, col, src;           // the single rows, CSR
+  std::vector<float> pair_val, val, bias;       // gathered from the parameters at each call
+};
+
+// Pairs pay when their union of columns is short enough: a pair step costs about the multiply-adds
+// of both rows, a single row's step is bound by its loads instead, ~0.7 of a pair step (measured on
+// the AVX2 kernels, 64-pixel blocks).
+constexpr double kPairStepCost = 1.0, kSingleStepCost = 0.7;
+
+// `in_order`: stored input row -> the previous layer's output row (identity for the first layer).
+// `keep_order`: true for the output layer, whose rows must stay in order for the caller (it pairs
+// rows 0 and 1, 2 and 3, ... while that saves, and the rest run single).
+RenderLayer make_render_layer(const LayerView& v, const Mask& mask, const std::vector<int>& in_order, bool keep_order) {
+  std::vector<int> stored_in(static_cast<std::size_t>(v.in));
+  for (int s = 0; s < v.in; ++s) stored_in[static_cast<std::size_t>(in_order[static_cast<std::size_t>(s)])] = s;
+  auto kept = [&](int o, int i) { return mask[v.weight_offset + static_cast<std::size_t>(o) * v.in + i] != 0; };
+  auto param = [&](int o, int i) { return static_cast<int>(v.weight_offset + static_cast<std::size_t>(o) * v.in + i); };
+  // Each row's kept columns as a bitset: the pairing below compares every two rows (a width-256
+  // layer has 32,640 pairs), a popcount per 64 columns.
+  const std::size_t words = (static_cast<std::size_t>(v.in) + 63) / 64;
+  std::vector<std::uint64_t> bits(static_cast<std::size_t>(v.out) * words, 0);
+  std::vector<int> count(static_cast<std::size_t>(v.out), 0);
+  for (int o = 0; o < v.out; ++o)
+    for (int i = 0; i < v.in; ++i)
+      if (kept(o, i)) {
+        bits[static_cast<std::size_t>(o) * words + static_cast<std::size_t>(i) / 64] |= std::uint64_t{1} << (i % 64);
+        ++count[static_cast<std::size_t>(o)];
+      }
+  // Greedy pairing: each row in turn with the unpaired row that saves most over both running
+  // single (a row with few weights saves nothing: it stays single rather than pad a pair).
+  std::vector<char> taken(static_cast<std::size_t>(v.out), 0);
+  std::vector<std::pair<int, int>> pairs;
+  auto saving = [&](int a, int b) {
+    int u = 0;
+    for (std::size_t w = 0; w < words; ++w)
+      u += std::popcount(bits[static_cast<std::size_t>(a) * words + w] | bits[static_cast<std::size_t>(b) * words + w]);
+    return kSingleStepCost * (count[static_cast<std::size_t>(a)] + count[static_cast<std::size_t>(b)]) - kPairStepCost * u;
+  };
+  for (int a = 0; a < v.out; ++a) {
+    if (taken[static_cast<std::size_t>(a)]) continue;
+    int best = -1;
+    double best_saving = 0.0;
+    for (int b = a + 1; b < (keep_order ? std::min(a + 2, v.out) : v.out); ++b) {
+      if (taken[static_cast<std::size_t>(b)]) continue;
+      const double s = saving(a, b);
+      if (s > best_saving) best = b, best_saving = s;
+    }
+    if (best < 0) {
+      if (keep_order) break;
+      continue;
+    }
+    taken[static_cast<std::size_t>(a)] = taken[static_cast<std::size_t>(best)] = 1;
+    pairs.emplace_back(a, best);
+  }
+  RenderLayer r;
+  r.pairs = static_cast<int>(pairs.size());
+  r.pair_ptr.assign(1, 0);
+  for (const auto& [a, b] : pairs) {
+    r.order.push_back(a), r.order.push_back(b);
+    for (int i = 0; i < v.in; ++i) {
+      if (!kept(a, i) && !kept(b, i)) continue;
+      r.pair_col.push_back(stored_in[static_cast<std::size_t>(i)]);
+      r.pair_src.push_back(kept(a, i) ? param(a, i) : -1);
+      r.pair_src.push_back(kept(b, i) ? param(b, i) : -1);
+    }
+    r.pair_ptr.push_back(static_cast<int>(r.pair_col.size()));
+  }
+  r.row_ptr.assign(1, 0);
+  for (int o = 0; o < v.out; ++o) {
+    if (taken[static_cast<std::size_t>(o)]) continue;
+    r.order.push_back(o);
+    ++r.singles;
+    for (int i = 0; i < v.in; ++i)
+      if (kept(o, i)) r.col.push_back(stored_in[static_cast<std::size_t>(i)]), r.src.push_back(param(o, i));
+    r.row_ptr.push_back(static_cast<int>(r.col.size()));
+  }
+  r.pair_val.resize(r.pair_src.size());
+  r.val.resize(r.src.size());
+  r.bias.resize(static_cast<std::size_t>(v.out));
+  return r;
+}
+
+// Pixels per rendering block: a 48-wide layer's block is 12 KB, so input and output stay in L1.
+constexpr int kRenderBlock = 64;
+
 struct Workspace {
   AlignedFloats x;                   // input_width x ld: coordinates, or an FFN's Fourier encoding
   std::vector<AlignedFloats> act;    // per layer: its output (sine layers: sin; last: network output)
@@ -90,6 +193,13 @@ class CpuEvaluator final : public Evaluator {
     block_ = std::max(8, (std::max(8, options.block_pixels) + 7) / 8 * 8);
     threads_ = options.threads > 0 ? options.threads : omp_get_max_threads();
     for (const LayerView& v : layout_.layers()) plan_.push_back(plan_layer(v));
+    render_fused_ = options.fused_forward;
+    for (const LayerView& v : layout_.layers()) render_fused_ = render_fused_ && !v.is_relu();
+    // Coordinates once per grid: blocks look them up instead of dividing per pixel.
+    row_coord_.resize(static_cast<std::size_t>(grid.rows));
+    col_coord_.resize(static_cast<std::size_t>(grid.cols));
+    for (int r = 0; r < grid.rows; ++r) row_coord_[static_cast<std::size_t>(r)] = grid.row_coord(r);
+    for (int c = 0; c < grid.cols; ++c) col_coord_[static_cast<std::size_t>(c)] = grid.col_coord(c);
     fourier_b_ = fourier_matrix(arch);
     const int m = arch.fourier_features;
     if (!fourier_b_.empty()) {  // sin rows: phase 0; cos rows: sin(x + pi/2)
@@ -111,7 +221,10 @@ class CpuEvaluator final : public Evaluator {
     }
   }
 
-  void forward(const float* params, float* out) override { run(params, nullptr, nullptr, nullptr, nullptr, out); }
+  void forward(const float* params, float* out) override {
+    if (render_fused_) render(params, out);
+    else run(params, nullptr, nullptr, nullptr, nullptr, out);
+  }
   double loss_and_gradient(const float* params, const float* target, float* grad) override {
     return run(params, nullptr, target, grad, nullptr, nullptr);
   }
@@ -159,6 +272,83 @@ class CpuEvaluator final : public Evaluator {
     s.vval.resize(s.src.size());
     s.t_vval.resize(s.t_src.size());
     return p;
+  }
+
+  // Forward only, every layer fused (product, bias and sine in one kernel per layer). The blocks
+  // are independent and their pixels land in fixed places, so they are handed out dynamically: on
+  // a machine shared with other work a stalled thread holds up one block, not half the grid.
+  void render(const float* params, float* out) {
+    const std::size_t n_params = layout_.param_count();
+    for (std::size_t i = 0; i < n_params; ++i) eff_.data()[i] = mask_[i] ? params[i] : 0.0f;  // masked biases too
+    const float* eff = eff_.data();
+    if (render_.empty()) {  // planned at the first render: evaluators made for fitting never render
+      std::vector<int> in_order(static_cast<std::size_t>(layout_.arch().input_width()));
+      for (std::size_t i = 0; i < in_order.size(); ++i) in_order[i] = static_cast<int>(i);
+      for (std::size_t l = 0; l < plan_.size(); ++l) {
+        render_.push_back(make_render_layer(plan_[l].view, mask_, in_order, l + 1 == plan_.size()));
+        in_order = render_.back().order;
+      }
+    }
+    for (std::size_t l = 0; l < render_.size(); ++l) {
+      RenderLayer& r = render_[l];
+      for (std::size_t k = 0; k < r.pair_src.size(); ++k) r.pair_val[k] = r.pair_src[k] < 0 ? 0.0f : eff[r.pair_src[k]];
+      for (std::size_t k = 0; k < r.src.size(); ++k) r.val[k] = eff[r.src[k]];
+      for (std::size_t s = 0; s < r.order.size(); ++s) r.bias[s] = eff[plan_[l].view.bias_offset + static_cast<std::size_t>(r.order[s])];
+    }
+    active_subset_ = nullptr;  // rendering covers the whole grid
+    const std::size_t n_pixels = grid_.pixels();
+    const std::size_t block = static_cast<std::size_t>(std::min(block_, kRenderBlock));
+    const std::size_t n_blocks = (n_pixels + block - 1) / block;
+    const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads_), n_blocks));
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+    for (std::size_t b = 0; b < n_blocks; ++b) {
+      const std::size_t p0 = b * block;
+      render_block(ws_[static_cast<std::size_t>(omp_get_thread_num())], p0, static_cast<int>(std::min(block, n_pixels - p0)),
+                   out);
+    }
+  }
+
+  void render_block(Workspace& w, std::size_t p0, int nb, float* out) {
+    const int ld = (nb + 7) / 8 * 8;
+    load_coordinates(w, p0, nb, ld);
+    if (!fourier_b_.empty()) fourier_encode(w, ld);
+    for (std::size_t l = 0; l < render_.size(); ++l) {
+      const LayerView& v = plan_[l].view;
+      const RenderLayer& r = render_[l];
+      const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
+      float* S = w.act[l].data();
+      if (r.pairs > 0)
+        k_.pair_bias_sine(r.pairs, r.pair_ptr.data(), r.pair_col.data(), r.pair_val.data(), r.bias.data(), v.w0,
+                          v.is_sine(), A, S, ld);
+      if (r.singles > 0)
+        k_.csr_bias_sine(r.singles, r.row_ptr.data(), r.col.data(), r.val.data(), r.bias.data() + 2 * r.pairs, v.w0,
+                         v.is_sine(), A, S + static_cast<std::size_t>(2 * r.pairs) * ld, ld);
+    }
+    write_output(w.act.back().data(), p0, nb, ld, out);
+  }
+
+  // The block's pixel coordinates into w.x's first two rows; padding lanes are zero.
+  void load_coordinates(Workspace& w, std::size_t p0, int nb, int ld) const {
+    float* xr = w.x.data();
+    float* xc = w.x.data() + ld;
+    const std::size_t cols = static_cast<std::size_t>(grid_.cols);
+    for (int p = 0; p < ld; ++p) {
+      if (p < nb) {
+        const std::size_t idx = pixel_at(p0 + static_cast<std::size_t>(p));
+        xr[p] = row_coord_[idx / cols];
+        xc[p] = col_coord_[idx % cols];
+      } else {
+        xr[p] = xc[p] = 0.0f;
+      }
+    }
+  }
+
+  // Feature-major block rows y (out_features x ld) to the caller's interleaved pixels.
+  void write_output(const float* y, std::size_t p0, int nb, int ld, float* out) const {
+    const int n_out = layout_.arch().out_features;
+    for (int p = 0; p < nb; ++p)
+      for (int o = 0; o < n_out; ++o)
+        out[(p0 + static_cast<std::size_t>(p)) * n_out + o] = y[static_cast<std::size_t>(o) * ld + p];
   }
 
   // One pass over all blocks. target == nullptr: forward only into `out`. grad == nullptr: loss only.
@@ -277,18 +467,7 @@ class CpuEvaluator final : public Evaluator {
     const Architecture& arch = layout_.arch();
     const float* eff = eff_.data();
     const float* effv = rmode ? eff_v_.data() : nullptr;
-    // Coordinates of this block's pixels; padding lanes are zero and get zero gradient below.
-    float* xr = w.x.data();
-    float* xc = w.x.data() + ld;
-    for (int p = 0; p < ld; ++p) {
-      if (p < nb) {
-        const std::size_t idx = pixel_at(p0 + static_cast<std::size_t>(p));
-        xr[p] = grid_.row_coord(static_cast<int>(idx / static_cast<std::size_t>(grid_.cols)));
-        xc[p] = grid_.col_coord(static_cast<int>(idx % static_cast<std::size_t>(grid_.cols)));
-      } else {
-        xr[p] = xc[p] = 0.0f;
-      }
-    }
+    load_coordinates(w, p0, nb, ld);  // padding lanes get zero gradient below
     if (!fourier_b_.empty()) fourier_encode(w, ld);
     const std::size_t n_layers = plan_.size();
     const bool need_cos = want_grad && target;
@@ -338,11 +517,7 @@ class CpuEvaluator final : public Evaluator {
     }
     const float* y = w.act[n_layers - 1].data();
     const int n_out = arch.out_features;
-    if (out) {
-      for (int p = 0; p < nb; ++p)
-        for (int o = 0; o < n_out; ++o)
-          out[(p0 + static_cast<std::size_t>(p)) * n_out + o] = y[static_cast<std::size_t>(o) * ld + p];
-    }
+    if (out) write_output(y, p0, nb, ld, out);
     if (!target) return;
 
     // Loss, and d(loss)/d(output) into d0 (zero on padding lanes); R{} of it into r0.
@@ -451,6 +626,9 @@ class CpuEvaluator final : public Evaluator {
   int block_ = 256;
   int threads_ = 1;
   std::vector<LayerPlan> plan_;
+  std::vector<RenderLayer> render_;
+  bool render_fused_ = false;          // every layer sine or linear: forward() goes through render()
+  std::vector<float> row_coord_, col_coord_;
   AlignedFloats eff_;    // params with masked entries forced to zero
   AlignedFloats eff_v_;  // the HVP direction, masked likewise
   std::vector<Workspace> ws_;

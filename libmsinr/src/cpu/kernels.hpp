@@ -28,6 +28,16 @@ struct KernelTable {
   //   dZ = dH w0 C,  rdZ = rdH w0 C - dH w0 S RS;  db[o] += sum dZ, rdb[o] += sum rdZ.
   void (*r_sine_backward)(int rows, float w0, float* dH, float* rdH, const float* S, const float* C, const float* RS,
                           float* db, float* rdb, int ld);
+  // A layer's forward for rendering, in one pass: S[o] = act(Z[o] + bias[o]) with Z[o] as csr_rows
+  // computes it (kept weights in ascending column order, each a multiply-add onto the running sum
+  // from zero) and act(t) = sin(w0 t) when `sine`, t otherwise. S must not alias A.
+  void (*csr_bias_sine)(int rows, const int* row_ptr, const int* col, const float* val, const float* bias, float w0,
+                        bool sine, const float* A, float* S, int ld);
+  // csr_bias_sine for rows 2j and 2j + 1 together, j < pairs: the columns either row keeps, in
+  // ascending order, are col[pair_ptr[j] .. pair_ptr[j+1]), and val2[2k], val2[2k + 1] the two rows'
+  // weights at col[k] (0 where a row does not keep it). Same values as csr_bias_sine on each row.
+  void (*pair_bias_sine)(int pairs, const int* pair_ptr, const int* col, const float* val2, const float* bias,
+                         float w0, bool sine, const float* A, float* S, int ld);
   // Elementwise sin and cos of n floats (n a multiple of 8); exposed for accuracy tests.
   void (*sincos)(const float* x, float* s, float* c, std::size_t n);
 };

@@ -5,7 +5,7 @@ namespace msinr::cpu {
 const KernelTable& generic_kernels() {
   static const KernelTable table{"generic", generic::csr_rows, generic::sddmm, generic::bias_sincos,
                                  generic::sine_backward, generic::r_sine_forward, generic::r_sine_backward,
-                                 generic::sincos};
+                                 generic::csr_bias_sine, generic::pair_bias_sine, generic::sincos};
   return table;
 }
 }  // namespace msinr::cpu

@@ -48,6 +48,118 @@ inline void sincos8(v8f x, v8f& s, v8f& c) {
   std::memcpy(&c, &ic, sizeof c);
 }
 
+// sincos8's sine alone: the same expressions (the cosine's are dead and dropped), so a layer
+// rendered by csr_bias_sine matches bias_sincos's output bit for bit.
+inline v8f sin8(v8f x) {
+  v8f s, c;
+  sincos8(x, s, c);
+  return s;
+}
+
+// The activation of one vector of a layer's output row, stored to s.
+inline void bias_act_store(float* s, v8f z, v8f b, v8f w, bool sine) { store(s, sine ? sin8(w * (z + b)) : z + b); }
+
+// Output row o of a layer for 64 pixels at p: the product in CSR order with eight accumulators in
+// registers (named, not an array: GCC keeps an array of vectors on the stack and clears it with
+// rep stos on every call), then bias and activation, stored straight to s.
+inline void csr_bias_sine_row64(int k0, int k1, const int* col, const float* val, v8f b, v8f w, bool sine,
+                                const float* A, float* s, int ld) {
+  v8f a0 = splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int k = k0; k < k1; ++k) {
+    const v8f v = splat(val[k]);
+    const float* x = A + static_cast<std::size_t>(col[k]) * ld;
+    a0 += v * load(x);
+    a1 += v * load(x + 8);
+    a2 += v * load(x + 16);
+    a3 += v * load(x + 24);
+    a4 += v * load(x + 32);
+    a5 += v * load(x + 40);
+    a6 += v * load(x + 48);
+    a7 += v * load(x + 56);
+  }
+  bias_act_store(s, a0, b, w, sine);
+  bias_act_store(s + 8, a1, b, w, sine);
+  bias_act_store(s + 16, a2, b, w, sine);
+  bias_act_store(s + 24, a3, b, w, sine);
+  bias_act_store(s + 32, a4, b, w, sine);
+  bias_act_store(s + 40, a5, b, w, sine);
+  bias_act_store(s + 48, a6, b, w, sine);
+  bias_act_store(s + 56, a7, b, w, sine);
+}
+
+void csr_bias_sine(int rows, const int* row_ptr, const int* col, const float* val, const float* bias, float w0,
+                   bool sine, const float* A, float* S, int ld) {
+  // Pixels outermost: a 64-pixel slice of A (in x 256 bytes) stays in L1 while every output row
+  // reads it.
+  const v8f w = splat(w0);
+  int p = 0;
+  for (; p + 64 <= ld; p += 64)
+    for (int o = 0; o < rows; ++o)
+      csr_bias_sine_row64(row_ptr[o], row_ptr[o + 1], col, val, splat(bias[o]), w, sine, A + p,
+                          S + static_cast<std::size_t>(o) * ld + p, ld);
+  for (; p < ld; p += 8)
+    for (int o = 0; o < rows; ++o) {
+      v8f a = splat(0);
+      for (int k = row_ptr[o]; k < row_ptr[o + 1]; ++k)
+        a += splat(val[k]) * load(A + static_cast<std::size_t>(col[k]) * ld + p);
+      bias_act_store(S + static_cast<std::size_t>(o) * ld + p, a, splat(bias[o]), w, sine);
+    }
+}
+
+// Output rows 2j and 2j + 1 for 32 pixels at p, over the union of their columns (val2 holds both
+// rows' weights per column, zero where a row has none: a multiply-add of zero leaves the sum as it
+// was, so each row's value is the one csr_bias_sine computes). Each A load feeds two rows, so the
+// loop is bound by the multiply-adds rather than the loads.
+inline void pair_bias_sine_row32(int k0, int k1, const int* col, const float* val2, v8f b0, v8f b1, v8f w, bool sine,
+                                 const float* A, float* s0, float* s1, int ld) {
+  v8f a0 = splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+  for (int k = k0; k < k1; ++k) {
+    const v8f u = splat(val2[2 * k]), v = splat(val2[2 * k + 1]);
+    const float* x = A + static_cast<std::size_t>(col[k]) * ld;
+    const v8f x0 = load(x), x1 = load(x + 8), x2 = load(x + 16), x3 = load(x + 24);
+    a0 += u * x0;
+    a1 += u * x1;
+    a2 += u * x2;
+    a3 += u * x3;
+    c0 += v * x0;
+    c1 += v * x1;
+    c2 += v * x2;
+    c3 += v * x3;
+  }
+  bias_act_store(s0, a0, b0, w, sine);
+  bias_act_store(s0 + 8, a1, b0, w, sine);
+  bias_act_store(s0 + 16, a2, b0, w, sine);
+  bias_act_store(s0 + 24, a3, b0, w, sine);
+  bias_act_store(s1, c0, b1, w, sine);
+  bias_act_store(s1 + 8, c1, b1, w, sine);
+  bias_act_store(s1 + 16, c2, b1, w, sine);
+  bias_act_store(s1 + 24, c3, b1, w, sine);
+}
+
+void pair_bias_sine(int pairs, const int* pair_ptr, const int* col, const float* val2, const float* bias, float w0,
+                    bool sine, const float* A, float* S, int ld) {
+  const v8f w = splat(w0);
+  int p = 0;
+  for (; p + 32 <= ld; p += 32)
+    for (int j = 0; j < pairs; ++j) {
+      float* s0 = S + static_cast<std::size_t>(2 * j) * ld + p;
+      pair_bias_sine_row32(pair_ptr[j], pair_ptr[j + 1], col, val2, splat(bias[2 * j]), splat(bias[2 * j + 1]), w, sine,
+                           A + p, s0, s0 + ld, ld);
+    }
+  for (; p < ld; p += 8)
+    for (int j = 0; j < pairs; ++j) {
+      v8f a = splat(0), c = a;
+      for (int k = pair_ptr[j]; k < pair_ptr[j + 1]; ++k) {
+        const v8f x = load(A + static_cast<std::size_t>(col[k]) * ld + p);
+        a += splat(val2[2 * k]) * x;
+        c += splat(val2[2 * k + 1]) * x;
+      }
+      float* s0 = S + static_cast<std::size_t>(2 * j) * ld + p;
+      bias_act_store(s0, a, splat(bias[2 * j]), w, sine);
+      bias_act_store(s0 + ld, c, splat(bias[2 * j + 1]), w, sine);
+    }
+}
+
 void csr_rows(int rows, const int* row_ptr, const int* col, const float* val, const float* A, float* Z, int ld,
               bool accumulate) {
   for (int o = 0; o < rows; ++o) {
