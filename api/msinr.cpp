@@ -132,13 +132,13 @@ ModelInfo Model::info() const {
   out.w0_hidden = m.arch.hidden_w0();
   out.tile_size = m.tile_size;
   out.default_level = m.default_level();
-  const std::size_t biases = layout.param_count() - layout.weight_count();
+  out.frozen_biases = m.frozen_biases;
   for (std::size_t i = 0; i < m.levels.size(); ++i) {
     ModelInfo::Level l;
     l.index = m.levels[i].index;
     l.weights = kept_weights(layout, m.levels[i].mask);
     l.density = weight_density(layout, m.levels[i].mask);
-    l.values_per_tile = l.weights + biases;
+    l.values_per_tile = codec::values_per_tile(m, m.levels[i]);
     l.val_psnr = i < m.val_psnr.size() ? m.val_psnr[i] : 0.0f;
     l.lr = m.fit_lr(l.index);
     out.levels.push_back(l);

@@ -616,16 +616,18 @@ int run_info(const InfoArgs& a) {
       j.add("file", name).add("kind", "model").add("model", m.id).add("tile_size", m.tile_size);
       j.add("network", m.network).add("architecture", m.architecture);
       j.add("width", m.width).add("layers", m.layers).add("w0", m.w0).add("w0_hidden", m.w0_hidden);
+      j.add("frozen_biases", m.frozen_biases);
       j.add("levels", m.levels.size()).add("default_level", m.default_level).add("data", m.data);
       j.add("recipe", m.recipe).add("wall_seconds", m.wall_seconds);
       std::printf("%s\n", j.str().c_str());
     } else {
-      std::printf("%s: msinr model %s\n  %s, tile %d, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
-                  name.c_str(), m.id.c_str(), m.architecture.c_str(), m.tile_size, m.levels.size(), m.default_level,
+      std::printf("%s: msinr model %s\n  %s, tile %d%s, %zu levels (default %d)\n  data: %s\n  recipe: %s\n  trained %.0f s\n",
+                  name.c_str(), m.id.c_str(), m.architecture.c_str(), m.tile_size,
+                  m.frozen_biases ? ", biases frozen (tiles send weights only)" : "", m.levels.size(), m.default_level,
                   m.data.c_str(), m.recipe.c_str(), m.wall_seconds);
       for (const auto& l : m.levels)
-        std::printf("  level %2d: %6zu weights (%.4f), validation PSNR %.2f dB, encoder lr %g\n", l.index, l.weights,
-                    l.density, l.val_psnr, l.lr);
+        std::printf("  level %2d: %6zu weights (%.4f), %zu values per tile, validation PSNR %.2f dB, encoder lr %g\n",
+                    l.index, l.weights, l.density, l.values_per_tile, l.val_psnr, l.lr);
     }
     return 0;
   }

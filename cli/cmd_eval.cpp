@@ -69,7 +69,8 @@ int run_eval(const EvalArgs& a) {
     for (const float lr : lrs) {
       const LevelScore s = evaluate_level(*backend, model.arch, level, data.tiles, crop, a.steps, lr, method,
                                           method == EvalMethod::kMeta ? nullptr : &model.level(0),
-                                          lr_schedule_from_name(a.schedule));
+                                          lr_schedule_from_name(a.schedule),
+                                          method == EvalMethod::kMeta ? codec::frozen_params(model) : Frozen{});
       if (s.psnr_mean > best_psnr) {
         best_psnr = s.psnr_mean;
         best_lr = lr;

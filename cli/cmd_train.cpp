@@ -46,6 +46,7 @@ struct TrainArgs {
   std::size_t narrow_for = 0;
   EngineArgs engine;
   bool quiet = false, force = false;
+  bool freeze_biases = false;
 };
 
 std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
@@ -61,6 +62,7 @@ std::string fingerprint(const TrainArgs& a, const MetaTrainingConfig& c) {
                 c.last_round_steps > 0 ? (" last-round=" + std::to_string(c.last_round_steps)).c_str() : "");
   std::string out = buf;
   if (c.arch.w0_hidden > 0.0f) out += " w0-hidden=" + CLI::detail::to_string(c.arch.w0_hidden);
+  if (c.freeze_biases) out += " frozen-biases";
   return out;
 }
 
@@ -110,6 +112,9 @@ int run_train(const TrainArgs& in) {
   c.pruning = a.pruning == "random" ? PruningMethod::kRandom : PruningMethod::kMagnitude;
   c.seed = a.seed;
   c.pixel_fraction = a.pixel_fraction;
+  c.freeze_biases = a.freeze_biases;
+  if (a.freeze_biases && a.arch == "ffn")
+    throw Error(ErrorCode::kInvalidArgument, "--freeze-biases is for SIRENs (an ffn's ReLU layers need their biases fitted)");
   const std::string fp = fingerprint(a, c);
   const std::string ckpt = a.checkpoint.empty() ? a.out + ".ckpt" : a.checkpoint;
   // Refused now rather than after hours of training.
@@ -196,6 +201,7 @@ int run_train(const TrainArgs& in) {
   codec::Model model;
   model.arch = c.arch;
   model.tile_size = a.crop;
+  model.frozen_biases = c.freeze_biases;
   model.levels = state.levels;
   model.provenance.data = a.data + " (" + std::to_string(data.tiles.size()) + " images)";
   model.provenance.recipe = fp;
@@ -226,7 +232,8 @@ int run_train(const TrainArgs& in) {
       LevelScore best;
       float best_lr = fit_lrs.front();
       for (const float lr : fit_lrs) {
-        const LevelScore s = evaluate_level(*backend, model.arch, level, val.tiles, a.crop, 100, lr);
+        const LevelScore s = evaluate_level(*backend, model.arch, level, val.tiles, a.crop, 100, lr, EvalMethod::kMeta,
+                                            nullptr, LrSchedule::kConstant, codec::frozen_params(model));
         if (!a.quiet)
           std::fprintf(stderr, "level %2d: %zu weights, lr %g: validation PSNR %.2f +- %.2f dB after 100 steps\n",
                        level.index, s.weights, static_cast<double>(lr), s.psnr_mean, s.psnr_std);
@@ -312,6 +319,9 @@ Runner add_train_command(CLI::App& app) {
                   "Fraction of each image's pixels per task, drawn anew each time (1: full batch, as the paper)")
       ->capture_default_str()
       ->check(CLI::Range(1e-4, 1.0));
+  cmd->add_flag("--freeze-biases", a->freeze_biases,
+                "Tiles fit and transmit weights only: every bias stays at the meta-learned init (MAML's inner steps "
+                "leave biases alone, its outer steps learn them), so a file carries no bias values (model format v3)");
   cmd->add_option("--narrow-for", a->narrow_for,
                   "Dense-Narrow baseline: the narrowest dense width with at least this many weights, no pruning");
   cmd->add_option("--default-level", a->default_level, "Level the encoder uses by default (default: the sparsest)");

@@ -10,7 +10,7 @@ namespace msinr::cli {
 
 LevelScore evaluate_level(Backend& backend, const Architecture& arch, const MetaLevel& level,
                           const std::vector<std::vector<float>>& tiles, int tile_size, int steps, float lr,
-                          EvalMethod method, const MetaLevel* dense, LrSchedule schedule) {
+                          EvalMethod method, const MetaLevel* dense, LrSchedule schedule, const Frozen& frozen) {
   ParamLayout layout(arch);
   const Grid grid{tile_size, tile_size};
   LevelScore s;
@@ -18,6 +18,8 @@ LevelScore evaluate_level(Backend& backend, const Architecture& arch, const Meta
   s.density = weight_density(layout, level.mask);
   if (method != EvalMethod::kMeta && !dense)
     throw Error(ErrorCode::kInvalidArgument, "test-time pruning needs the model's dense level");
+  if (method != EvalMethod::kMeta && !frozen.empty())
+    throw Error(ErrorCode::kInvalidArgument, "test-time pruning does not take frozen parameters");
   AdamConfig adam;
   adam.lr = lr;
   adam.schedule = schedule;
@@ -30,6 +32,7 @@ LevelScore evaluate_level(Backend& backend, const Architecture& arch, const Meta
       FitOptions fo;
       fo.steps = steps;
       fo.adam = adam;
+      fo.frozen = frozen;
       r = fit(*evaluator, level.mask, params, tile.data(), fo);
     } else {
       std::vector<float> params = dense->init;

@@ -20,10 +20,11 @@ struct LevelScore {
 };
 
 // `level` is fitted as is (kMeta); kOneShot / kImp instead fit `dense` (a level-0 init) and prune
-// at test time down to the level's survivor count (MAML+OneShot, MAML+IMP of the paper).
+// at test time down to the level's survivor count (MAML+OneShot, MAML+IMP of the paper). `frozen`
+// (kMeta only): parameters the fits leave at the level's init, as a frozen-bias model's encoder does.
 LevelScore evaluate_level(Backend& backend, const Architecture& arch, const MetaLevel& level,
                           const std::vector<std::vector<float>>& tiles, int tile_size, int steps, float lr,
                           EvalMethod method = EvalMethod::kMeta, const MetaLevel* dense = nullptr,
-                          LrSchedule schedule = LrSchedule::kConstant);
+                          LrSchedule schedule = LrSchedule::kConstant, const Frozen& frozen = {});
 
 }  // namespace msinr::cli

@@ -34,15 +34,14 @@ std::unique_ptr<Backend> backend_for(const EncodeOptions& opt, int threads) {
 
 int thread_budget(const EncodeOptions& opt) { return opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()); }
 
-// Which parameters a tile stores, in payload order: kept weights by ascending index, then biases.
-std::vector<std::uint32_t> stored_indices(const ParamLayout& layout, const Mask& mask) {
-  std::vector<std::uint32_t> idx;
-  const auto& w = layout.weight_flags();
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (w[i] && mask[i]) idx.push_back(static_cast<std::uint32_t>(i));
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (!w[i]) idx.push_back(static_cast<std::uint32_t>(i));
-  return idx;
+// A tile's parameters before its stored values go in: zero (pruned weights; stored values are
+// overwritten), and for a frozen-bias model the level's init biases, which no tile transmits.
+void unstored_params(const Model& model, const MetaLevel& level, std::vector<float>& params) {
+  std::fill(params.begin(), params.end(), 0.0f);
+  if (!model.frozen_biases) return;
+  const ParamLayout layout(model.arch);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (!layout.weight_flags()[i]) params[i] = level.init[i];
 }
 
 // Fits every tile of `rgb` at one level; returns the float values (tile after tile) and the 8-bit
@@ -74,7 +73,7 @@ class TileRenderer {
  public:
   TileRenderer(const Model& model, const MetaLevel& level, int width, int height, int threads)
       : model_(model), level_(level), width_(width), height_(height), layout_(model.arch),
-        stored_(stored_indices(layout_, level.mask)), tiles_(tile_rects(width, height, model.tile_size)) {
+        stored_(stored_indices(model, level)), tiles_(tile_rects(width, height, model.tile_size)) {
     CpuBackendOptions o;
     o.threads = threads;
     backend_ = make_cpu_backend(o);
@@ -85,7 +84,7 @@ class TileRenderer {
     for (std::size_t t = 0; t < tiles_.size(); ++t) {
       const TileRect& r = tiles_[t];
       Evaluator& ev = evaluator_for(r);
-      std::fill(params.begin(), params.end(), 0.0f);
+      unstored_params(model_, level_, params);
       for (std::size_t k = 0; k < stored_.size(); ++k) params[stored_[k]] = values[t * stored_.size() + k];
       y.resize(static_cast<std::size_t>(r.width) * r.height * 3);
       ev.forward(params.data(), y.data());
@@ -128,7 +127,7 @@ bool batched_fitting(const EncodeOptions& opt, const Backend& backend) {
 FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt,
                          Backend& backend) {
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
-  const auto stored = stored_indices(ParamLayout(model.arch), level.mask);
+  const auto stored = stored_indices(model, level);
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> recon(target_all.size());
   FitAll out;
@@ -148,6 +147,7 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
   bo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
   bo.adam.schedule = opt.lr_schedule;
   bo.sampling.fraction = opt.pixel_fraction;
+  bo.frozen = frozen_params(model);
   std::size_t done = 0;
   for (const auto& group : groups) {
     const Grid grid = tile_grid(tiles[group.front()], model.tile_size);
@@ -222,11 +222,12 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
   }
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
-  const auto stored = stored_indices(layout, level.mask);
+  const auto stored = stored_indices(model, level);
   FitAll out;
   out.values.resize(tiles.size() * stored.size());
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> recon(target_all.size());
+  const Frozen frozen = frozen_params(model);
   out.device = for_each_tile(opt, tiles.size(), [&](Backend& backend, std::size_t t) {
     const TileRect& r = tiles[t];
     const Grid grid = tile_grid(r, model.tile_size);
@@ -238,6 +239,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
     fo.adam.lr = opt.lr > 0.0f ? opt.lr : model.fit_lr(level.index);
     fo.adam.schedule = opt.lr_schedule;
     fo.sampling.fraction = opt.pixel_fraction;
+    fo.frozen = frozen;
     fit(*ev, level.mask, params, target.data(), fo);
     for (std::size_t k = 0; k < stored.size(); ++k) out.values[t * stored.size() + k] = params[stored[k]];
     std::vector<float> y(target.size());
@@ -257,10 +259,11 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
                                    const std::vector<float>& values, const std::vector<float>& value_steps) {
   ParamLayout layout(model.arch);
   const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
-  const auto stored = stored_indices(layout, level.mask);
+  const auto stored = stored_indices(model, level);
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> out(values.size());
   const double max_q = format::entropy::kMaxMagnitude;
+  const Frozen frozen = frozen_params(model);
   EncodeOptions quiet = opt;
   quiet.progress = nullptr;
   for_each_tile(quiet, tiles.size(), [&](Backend& backend, std::size_t t) {
@@ -286,6 +289,7 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
       }
       const double loss = ev->loss_and_gradient(quantized.data(), target.data(), grad.data());
       if (!std::isfinite(loss)) break;
+      zero_frozen(frozen, grad);
       adam.step(params.data(), grad.data(), level.mask);
     }
     for (std::size_t k = 0; k < stored.size(); ++k) out[t * stored.size() + k] = params[stored[k]];
@@ -348,7 +352,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     opt.search(status);
   };
 
-  auto values_of = [&](const MetaLevel& l) { return kept_weights(layout, l.mask) + (layout.param_count() - layout.weight_count()); };
+  auto values_of = [&](const MetaLevel& l) { return values_per_tile(model, l); };
   // Levels from densest to sparsest.
   std::vector<const MetaLevel*> order;
   for (const auto& l : model.levels) order.push_back(&l);
@@ -390,7 +394,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     f->renderer = std::make_unique<TileRenderer>(model, level, rgb.width, rgb.height, opt.threads);
     f->init.resize(f->renderer->stored().size());
     for (std::size_t k = 0; k < f->init.size(); ++k) f->init[k] = level.init[f->renderer->stored()[k]];
-    f->groups = quant_groups(layout, level.mask);
+    f->groups = quant_groups(layout, level.mask, !model.frozen_biases);
     std::vector<float> clean;
     f->renderer->render(f->fit.values, clean);
     // The probe sees offsets from the init: that is what the steps quantize.
@@ -724,12 +728,12 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
                                          model.id_hex().substr(0, 16) + " does not have (its levels: " + have + ")");
   const MetaLevel& level = *level_ptr;
   ParamLayout layout(model.arch);
-  const auto stored = stored_indices(layout, level.mask);
+  const auto stored = stored_indices(model, level);
   if (stored.size() != h.values_per_tile)
     throw Error(ErrorCode::kCorrupt, name + ": " + std::to_string(h.values_per_tile) + " values per tile, level " +
                                          std::to_string(level.index) + " stores " + std::to_string(stored.size()));
   const bool offsets = h.precision == format::Precision::kQuantized;
-  if (offsets && h.group_sizes != quant_groups(layout, level.mask))
+  if (offsets && h.group_sizes != quant_groups(layout, level.mask, !model.frozen_biases))
     throw Error(ErrorCode::kCorrupt, name + ": its quantizer groups do not match level " + std::to_string(level.index) +
                                          "'s tensors");
   // The payload grows with the native size, so the pixel limit bounds it too.
@@ -800,7 +804,7 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
         const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
         if (cx1 < cx0) continue;
         const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
-        std::fill(params.begin(), params.end(), 0.0f);
+        unstored_params(model, level, params);
         for (std::size_t k = 0; k < stored.size(); ++k)
           params[stored[k]] = offsets ? level.init[stored[k]] + c.values[t * stored.size() + k] : c.values[t * stored.size() + k];
         for (int kx0 = cx0; kx0 <= cx1; kx0 += kDecodeChunkCols) {

@@ -102,6 +102,25 @@ float Model::fit_lr(int level_index) const {
   return fallback_fit_lr(density, arch.network, arch.w0);
 }
 
+std::vector<std::uint32_t> stored_indices(const Model& model, const MetaLevel& level) {
+  const ParamLayout layout(model.arch);
+  const auto& is_weight = layout.weight_flags();
+  std::vector<std::uint32_t> idx;
+  for (std::size_t i = 0; i < level.mask.size(); ++i)
+    if (is_weight[i] && level.mask[i]) idx.push_back(static_cast<std::uint32_t>(i));
+  if (!model.frozen_biases)
+    for (std::size_t i = 0; i < level.mask.size(); ++i)
+      if (!is_weight[i]) idx.push_back(static_cast<std::uint32_t>(i));
+  return idx;
+}
+
+std::size_t values_per_tile(const Model& model, const MetaLevel& level) {
+  const ParamLayout layout(model.arch);
+  return kept_weights(layout, level.mask) + (model.frozen_biases ? 0 : layout.param_count() - layout.weight_count());
+}
+
+Frozen frozen_params(const Model& model) { return model.frozen_biases ? bias_flags(ParamLayout(model.arch)) : Frozen{}; }
+
 format::ModelFile to_model_file(const Model& model) {
   format::ModelFile f;
   f.arch = model.arch.network == Network::kFourier ? "ffn" : "siren";
@@ -118,6 +137,7 @@ format::ModelFile to_model_file(const Model& model) {
   // exactly as before the field existed.
   f.w0_hidden = model.arch.hidden_w0() != model.arch.w0 ? model.arch.hidden_w0() : 0.0f;
   f.tile_size = static_cast<std::uint32_t>(model.tile_size);
+  f.frozen_biases = model.frozen_biases;
   for (std::size_t i = 0; i < model.levels.size(); ++i) {
     format::ModelLevel l;
     l.index = static_cast<std::uint32_t>(model.levels[i].index);
@@ -152,6 +172,7 @@ Model from_model_file(const format::ModelFile& f) {
   if (layout.param_count() != f.param_count && f.param_count != 0)
     throw Error(ErrorCode::kCorrupt, "model parameter count does not match its architecture");
   m.tile_size = static_cast<int>(f.tile_size);
+  m.frozen_biases = f.frozen_biases;
   for (const auto& l : f.levels) {
     if (l.mask.size() != layout.param_count() || l.init.size() != layout.param_count())
       throw Error(ErrorCode::kCorrupt, "model level " + std::to_string(l.index) + " does not match the architecture");

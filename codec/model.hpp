@@ -19,6 +19,8 @@ struct ModelLevelInfo {
 struct Model {
   Architecture arch;
   int tile_size = 0;
+  // Tiles keep the level's init biases and transmit only kept weights (model file version 3).
+  bool frozen_biases = false;
   std::vector<MetaLevel> levels;
   std::vector<float> val_psnr;  // per level; 0 when not measured
   format::Provenance provenance;
@@ -49,6 +51,13 @@ struct Model {
 float fallback_fit_lr(double density, Network network = Network::kSiren, float w0 = 200.0f);
 // "level:lr,..." as stored in the "fit_lr" note.
 std::string format_fit_lrs(const std::vector<std::pair<int, float>>& lrs);
+
+// Which parameters a tile of `level` stores, in payload order: kept weights by ascending index,
+// then every bias unless the model freezes them (then a tile's biases are the level's init).
+std::vector<std::uint32_t> stored_indices(const Model& model, const MetaLevel& level);
+std::size_t values_per_tile(const Model& model, const MetaLevel& level);
+// The parameters an encoder's fits leave alone: the biases of a frozen-bias model, else none.
+Frozen frozen_params(const Model& model);
 
 // Format-level model <-> engine model. Errors from the format become msinr::Error.
 format::ModelFile to_model_file(const Model& model);

@@ -10,14 +10,15 @@
 
 namespace msinr::codec {
 
-std::vector<std::uint32_t> quant_groups(const ParamLayout& layout, const Mask& mask) {
+std::vector<std::uint32_t> quant_groups(const ParamLayout& layout, const Mask& mask, bool with_biases) {
   std::vector<std::uint32_t> groups;
   for (const LayerView& v : layout.layers()) {
     std::uint32_t kept = 0;
     for (std::size_t i = 0; i < v.weight_count(); ++i) kept += mask[v.weight_offset + i] ? 1u : 0u;
     groups.push_back(kept);
   }
-  for (const LayerView& v : layout.layers()) groups.push_back(static_cast<std::uint32_t>(v.out));
+  if (with_biases)
+    for (const LayerView& v : layout.layers()) groups.push_back(static_cast<std::uint32_t>(v.out));
   return groups;
 }
 

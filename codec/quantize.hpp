@@ -21,7 +21,7 @@ namespace msinr::codec {
 
 // Values per tile in each group, in payload order: every layer's kept weights, then every layer's
 // biases (so the groups are contiguous runs of stored_indices()).
-std::vector<std::uint32_t> quant_groups(const ParamLayout& layout, const Mask& mask);
+std::vector<std::uint32_t> quant_groups(const ParamLayout& layout, const Mask& mask, bool with_biases);
 
 // Renders tile values (tile after tile, absolute: init + offset) into the image's float RGB.
 using RenderFn = std::function<void(const std::vector<float>& values, std::vector<float>& rgb)>;

@@ -165,6 +165,10 @@ ModelId hash_identity(const ModelFile& m, std::uint32_t arch_code, std::uint32_t
   append_le32(prefix, static_cast<std::uint32_t>(m.levels.size()));
   for (const ModelLevel& level : m.levels) append_le32(prefix, level.index);
   if (std::bit_cast<std::uint32_t>(m.w0_hidden) != 0) append_le32(prefix, std::bit_cast<std::uint32_t>(m.w0_hidden));
+  if (m.frozen_biases) {
+    constexpr char kFrozen[] = "frozen-biases";
+    prefix.insert(prefix.end(), kFrozen, kFrozen + sizeof(kFrozen) - 1);
+  }
   Sha256 h;
   h.update(prefix);
   h.update(raw);
@@ -211,6 +215,7 @@ ModelFile from_proto(const pb::ModelHeader& p, std::uint32_t& arch_code) {
   m.fourier_features = p.fourier_features();
   m.fourier_sigma = p.fourier_sigma();
   m.tile_size = p.tile_size();
+  m.frozen_biases = p.frozen_biases();
   m.param_count = p.param_count();
   m.levels.reserve(static_cast<std::size_t>(std::min(p.levels_size(), 1024)));
   for (const pb::LevelInfo& l : p.levels()) {
@@ -260,6 +265,8 @@ Parsed parse(std::span<const std::uint8_t> bytes, const ModelReadLimits& limits)
   const unsigned version = bytes[8] | (static_cast<unsigned>(bytes[9]) << 8);  // read_preamble checked it
   if (version < 2 && std::bit_cast<std::uint32_t>(m.w0_hidden) != 0)
     fail(FormatErrorCode::kCorrupt, "model file version 1 cannot have w0_hidden (a version 2 field)");
+  if (version < 3 && m.frozen_biases)
+    fail(FormatErrorCode::kCorrupt, "model file version " + str(version) + " cannot have frozen biases (a version 3 field)");
   validate_model(m, out.arch_code, m.param_count, limits, /*writing=*/false);
   for (const ModelLevel& level : m.levels) {
     if (level.kept > m.param_count) {
@@ -309,6 +316,7 @@ std::vector<std::uint8_t> write_model_file(const ModelFile& m, int zstd_level) {
   p.set_fourier_features(m.fourier_features);
   p.set_fourier_sigma(m.fourier_sigma);
   p.set_tile_size(m.tile_size);
+  p.set_frozen_biases(m.frozen_biases);
   p.set_param_count(param_count);
   for (const ModelLevel& level : m.levels) {
     pb::LevelInfo* l = p.add_levels();
@@ -338,7 +346,9 @@ std::vector<std::uint8_t> write_model_file(const ModelFile& m, int zstd_level) {
     fail(FormatErrorCode::kInvalidArgument, "model file header would be " + str(header.size()) +
                                                 " bytes, more than " + str(kKind.max_header_bytes));
   }
-  const std::uint16_t version = std::bit_cast<std::uint32_t>(m.w0_hidden) != 0 ? kModelVersion : 1;
+  const std::uint16_t version = m.frozen_biases                                  ? std::uint16_t{3}
+                                : std::bit_cast<std::uint32_t>(m.w0_hidden) != 0 ? std::uint16_t{2}
+                                                                                 : std::uint16_t{1};
   return detail::assemble(kModelMagic, version,
                           std::span(reinterpret_cast<const std::uint8_t*>(header.data()), header.size()), frame);
 }

@@ -23,9 +23,10 @@
 namespace msinr::format {
 
 // kModelMagic: format/magic.hpp.
-// Version 2 adds w0_hidden. The writer still writes version 1 for every model without it, so those
-// files stay byte-identical and readable by older builds; a reader refuses w0_hidden in version 1.
-inline constexpr std::uint16_t kModelVersion = 2;
+// Version 2 adds w0_hidden, version 3 frozen_biases. The writer writes the lowest version that can
+// hold the model (1 without either field), so older models stay byte-identical and readable by
+// older builds; a reader refuses a field its file's version cannot have.
+inline constexpr std::uint16_t kModelVersion = 3;
 inline constexpr int kModelZstdLevel = 9;
 
 using ModelId = std::array<std::uint8_t, 32>;
@@ -61,6 +62,8 @@ struct ModelFile {
   std::uint32_t fourier_features = 0;  // ffn: >= 1; siren: 0
   float fourier_sigma = 0.0f;          // ffn: > 0; siren: +0
   std::uint32_t tile_size = 0;         // 1..8192
+  // true: tiles never change or transmit a bias; every tile decodes with the level's init biases.
+  bool frozen_biases = false;
   std::vector<ModelLevel> levels;      // 1..64, all with the same param count
   Provenance provenance;
   // Filled in by the readers, ignored by the writer (which computes them).
@@ -78,8 +81,8 @@ struct ModelReadLimits {
 //   "msinr-model-id-1" (16 ASCII bytes), then u32 LE: arch (1 siren, 2 ffn), in_features,
 //   hidden_width, hidden_layers, out_features, bits of w0, fourier_features, bits of fourier_sigma,
 //   tile_size, param_count, level count, each level's index; then, only when w0_hidden is not 0,
-//   the bits of w0_hidden (so every model written before the field existed keeps its id); then
-//   the raw payload.
+//   the bits of w0_hidden (so every model written before the field existed keeps its id); then,
+//   only when frozen_biases, the 13 ASCII bytes "frozen-biases"; then the raw payload.
 // Validates the model first (FormatError kInvalidArgument).
 ModelId compute_model_id(const ModelFile& model);
 

@@ -64,11 +64,12 @@ struct ModelInfo {
   double w0_hidden = 0.0;    // and its later layers'
   int tile_size = 0;
   int default_level = 0;
+  bool frozen_biases = false;  // tiles keep the model's biases and transmit weights only
   struct Level {
     int index = 0;                    // the level's index (its pruning round), as EncodeOptions::level takes
     std::size_t weights = 0;          // weights it keeps
     double density = 0.0;             // weights kept / all weights
-    std::size_t values_per_tile = 0;  // values each tile of a file stores: the kept weights and every bias
+    std::size_t values_per_tile = 0;  // values each tile of a file stores: the kept weights, and every bias unless frozen
     double val_psnr = 0.0;            // validation PSNR measured when the model was trained; 0: not measured
     double lr = 0.0;                  // the encoder's Adam rate for the level when EncodeOptions::lr is 0
   };

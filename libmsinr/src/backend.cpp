@@ -207,6 +207,7 @@ std::vector<FitResult> Backend::fit_batch(const Architecture& arch, const Mask& 
       if (!std::isfinite(loss))
         throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
                                               " of fit " + std::to_string(i) + " (try a smaller learning rate)");
+      zero_frozen(options.frozen, grad);
       adams[i].set_lr(scheduled_lr(options.adam, step, options.steps));
       adams[i].step(params[i].data(), grad.data(), mask);
       mean += loss;

@@ -16,6 +16,8 @@ std::vector<FitResult> fit_batch(Backend& backend, const Architecture& arch, con
                                                  std::to_string(targets.size()) + " targets");
   if (options.steps < 0) throw Error(ErrorCode::kInvalidArgument, "fit_batch: negative step count");
   if (options.max_batch < 0) throw Error(ErrorCode::kInvalidArgument, "fit_batch: negative max_batch");
+  if (!options.frozen.empty() && options.frozen.size() != layout.param_count())
+    throw Error(ErrorCode::kInvalidArgument, "fit_batch: the frozen set does not match the network");
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].size() != layout.param_count())
       throw Error(ErrorCode::kInvalidArgument, "fit_batch: parameter vector " + std::to_string(i) + " has the wrong size");

@@ -79,6 +79,7 @@ FitResult fit(Evaluator& evaluator, const Mask& mask, std::vector<float>& params
     if (!std::isfinite(loss))
       throw Error(ErrorCode::kInternal, "fit diverged: loss is not finite at step " + std::to_string(step) +
                                             " (try a smaller learning rate)");
+    zero_frozen(options.frozen, grad);
     adam.set_lr(scheduled_lr(options.adam, step, options.steps));
     adam.step(params.data(), grad.data(), mask);
     result.steps_taken = step;

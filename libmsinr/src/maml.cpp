@@ -22,6 +22,7 @@ MamlTaskLoss maml_outer_gradient(Evaluator& evaluator, const Mask& mask, const f
   for (int k = 0; k < t; ++k) {
     const double l = evaluator.loss_and_gradient(s.theta[k].data(), target, s.grad.data());
     if (k == 0) loss.before = l;
+    zero_frozen(config.frozen, s.grad);
     for (std::size_t i = 0; i < n; ++i) s.theta[k + 1][i] = s.theta[k][i] - a * s.grad[i];
   }
   const std::vector<float>& last = s.theta[static_cast<std::size_t>(t)];
@@ -35,12 +36,19 @@ MamlTaskLoss maml_outer_gradient(Evaluator& evaluator, const Mask& mask, const f
     std::copy(s.grad.begin(), s.grad.end(), outer_grad);
     return loss;
   }
-  // Second order: d theta_t / d theta_0 = prod (I - a H(theta_k)); apply its transpose (H is
-  // symmetric) to g(theta_t) from the last inner step back to the first.
+  // Second order: d theta_t / d theta_0 = prod (I - a P H(theta_k)), P the projection onto the
+  // parameters the inner steps change (I without frozen ones); apply its transpose, prod of
+  // (I - a H P) (H is symmetric), to g(theta_t) from the last inner step back to the first.
   s.u = s.grad;
   s.hv.resize(n);
   for (int k = t - 1; k >= 0; --k) {
-    evaluator.gradient_and_hvp(s.theta[static_cast<std::size_t>(k)].data(), s.u.data(), target, s.grad.data(),
+    const float* direction = s.u.data();
+    if (!config.frozen.empty()) {
+      s.frozen_u = s.u;
+      zero_frozen(config.frozen, s.frozen_u);
+      direction = s.frozen_u.data();
+    }
+    evaluator.gradient_and_hvp(s.theta[static_cast<std::size_t>(k)].data(), direction, target, s.grad.data(),
                                s.hv.data());
     for (std::size_t i = 0; i < n; ++i) s.u[i] -= a * s.hv[i];
   }

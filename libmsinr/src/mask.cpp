@@ -65,3 +65,22 @@ void apply_mask(const Mask& mask, std::span<float> params) {
 }
 
 }  // namespace msinr
+
+namespace msinr {
+
+Frozen bias_flags(const ParamLayout& layout) {
+  Frozen f(layout.param_count());
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = layout.weight_flags()[i] ? 0 : 1;
+  return f;
+}
+
+void zero_frozen(const Frozen& frozen, std::span<float> values) {
+  if (frozen.empty()) return;
+  if (frozen.size() != values.size())
+    throw Error(ErrorCode::kInvalidArgument, "frozen set has " + std::to_string(frozen.size()) + " entries for " +
+                                                 std::to_string(values.size()) + " parameters");
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (frozen[i]) values[i] = 0.0f;
+}
+
+}  // namespace msinr

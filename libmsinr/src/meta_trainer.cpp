@@ -67,6 +67,9 @@ MetaTrainer::MetaTrainer(const MetaTrainingConfig& config, Backend& backend, std
                                                    " values, expected " + std::to_string(expected));
   task_grad_.resize(layout_.param_count());
   mean_grad_.resize(layout_.param_count());
+  if (config_.freeze_biases) config_.maml.frozen = bias_flags(layout_);
+  else if (!config_.maml.frozen.empty() && config_.maml.frozen.size() != layout_.param_count())
+    throw Error(ErrorCode::kInvalidArgument, "meta-training: the frozen set does not match the network");
 }
 
 MetaTrainingState MetaTrainer::initial_state() const {

@@ -485,6 +485,61 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   CHECK_THROWS_AS(encode_image(im, m, o), msinr::Error);
 }
 
+TEST_CASE("codec: a model with frozen biases encodes, decodes, and its files carry exactly its kept weights") {
+  static const Model frozen = codec_test::train_tiny_model({32, 3, 24, 20, 3, 5, 12, 60.0f, Network::kSiren, true});
+  REQUIRE(frozen.frozen_biases);
+  Model fitted = frozen;  // the same levels with biases sent: what freezing saves, byte for byte
+  fitted.frozen_biases = false;
+  {
+    const auto bytes = format::write_model_file(to_model_file(fitted));
+    fitted = load_model_from_memory(bytes.data(), bytes.size(), "fitted copy");
+  }
+  REQUIRE(fitted.id != frozen.id);
+  const ParamLayout layout(frozen.arch);
+  const std::size_t biases = layout.param_count() - layout.weight_count();
+  const Image im = codec_test::kodim23_crop(50, 37);  // 6 tiles of 4 sizes
+  for (int level : {0, 2}) {
+    CAPTURE(level);
+    const std::size_t kept = kept_weights(layout, frozen.level(level).mask);
+    CHECK(values_per_tile(frozen, frozen.level(level)) == kept);
+    codec::EncodeOptions o = cpu_options(level);
+    o.bits = 16;
+    const EncodeResult h = encode_image(im, frozen, o);
+    const EncodeResult hf = encode_image(im, fitted, o);
+    const ContainerInfo hi = read_info(h.bytes, "fp16"), hfi = read_info(hf.bytes, "fp16 fitted");
+    CHECK(hi.header.values_per_tile == kept);
+    CHECK(hi.header.payload_raw_size == 6u * kept * 2u);  // two bytes per kept weight, nothing else
+    CHECK(hfi.header.payload_raw_size - hi.header.payload_raw_size == 6u * biases * 2u);
+    // The decoder rebuilt the init biases the encoder fitted with: the picture is the fit's, up to
+    // fp16 rounding of the weights (the init biases alone would not be within 0.3 dB).
+    const double decoded = psnr_8bit(decode_image(h.bytes, "fp16", frozen), im);
+    CHECK(h.fit_psnr > 18.0);
+    CHECK(std::fabs(decoded - h.fit_psnr) < 0.3);
+    // Quantized: no bias groups, one group per layer's kept weights.
+    const EncodeResult q = encode_image(im, frozen, cpu_options(level));
+    const ContainerInfo qi = read_info(q.bytes, "quantized");
+    CHECK(qi.header.values_per_tile == kept);
+    CHECK(qi.header.group_sizes.size() == static_cast<std::size_t>(layout.layers().size()));
+    CHECK(psnr_8bit(decode_image(q.bytes, "quantized", frozen), im) == q.psnr);
+    CHECK(q.bytes.size() < encode_image(im, fitted, cpu_options(level)).bytes.size());
+    // A file of one cannot be decoded with the other.
+    try {
+      decode_image(q.bytes, "quantized", fitted);
+      FAIL("decoded a frozen-bias file with the fitted-bias model");
+    } catch (const msinr::Error& e) {
+      CHECK(e.code() == ErrorCode::kModelMismatch);
+    }
+  }
+  // The batched path (the GPU's) freezes the same parameters: equal bit for bit on the CPU.
+  codec::EncodeOptions o = cpu_options(2);
+  o.steps = 15;
+  o.threads = 1;
+  o.tile_fitting = TileFitting::kPerTile;
+  const EncodeResult per_tile = encode_image(im, frozen, o);
+  o.tile_fitting = TileFitting::kBatched;
+  CHECK(encode_image(im, frozen, o).bytes == per_tile.bytes);
+}
+
 TEST_CASE("codec: subset fits (--pixel-fraction) repeat exactly, keep batched == per tile, and are checked") {
   const Model& m = test_model();
   const Image im = codec_test::kodim23_crop(50, 37);

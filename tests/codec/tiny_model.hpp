@@ -17,6 +17,7 @@ struct TinyModelSpec {
   float w0;
   msinr::Network network = msinr::Network::kSiren;  // kFourier: width/2 frequencies at sigma 3 (a 24-pixel
                                                    // tile's counterpart of the paper's 20 at 178 pixels)
+  bool freeze_biases = false;                      // tiles fit and send weights only (model format v3)
 };
 
 inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
@@ -34,6 +35,7 @@ inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
   c.dense_steps = spec.dense_steps;
   c.rounds = spec.rounds;
   c.round_steps = spec.round_steps;
+  c.freeze_biases = spec.freeze_biases;
   const Image sample = read_image(std::string(MSINR_SOURCE_DIR) + "/samples/kodim23.png");
   std::vector<std::vector<float>> tiles;
   const int t = spec.tile;
@@ -52,6 +54,7 @@ inline msinr::codec::Model train_tiny_model(const TinyModelSpec& spec) {
   Model m;
   m.arch = c.arch;
   m.tile_size = c.tile_size;
+  m.frozen_biases = spec.freeze_biases;
   m.levels = s.levels;
   m.provenance.data = "kodim23 crops";
   // Narrow nets fit best at 1e-3 at every density (what these tests were calibrated with); the

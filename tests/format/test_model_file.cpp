@@ -27,6 +27,7 @@ void check_same_model(const f::ModelFile& a, const f::ModelFile& b) {
   CHECK(a.fourier_features == b.fourier_features);
   CHECK(a.fourier_sigma == b.fourier_sigma);
   CHECK(a.tile_size == b.tile_size);
+  CHECK(a.frozen_biases == b.frozen_biases);
   REQUIRE(a.levels.size() == b.levels.size());
   for (std::size_t i = 0; i < a.levels.size(); ++i) {
     CHECK(a.levels[i].index == b.levels[i].index);
@@ -161,10 +162,10 @@ TEST_CASE("format: model file: hash mismatch, versions and foreign files") {
   CHECK(error_of([&] { f::read_model_file(edited); }, &message) == Code::kCorrupt);
   CHECK(message.find("content hash mismatch") != std::string::npos);
 
-  Bytes v3 = file;
-  v3[8] = 3;
-  CHECK(error_of([&] { f::read_model_file(v3); }, &message) == Code::kUnsupported);
-  CHECK(message == "model file format version 3 is newer than this msinr supports (2)");
+  Bytes v4 = file;
+  v4[8] = 4;
+  CHECK(error_of([&] { f::read_model_file(v4); }, &message) == Code::kUnsupported);
+  CHECK(message == "model file format version 4 is newer than this msinr supports (3)");
   CHECK(error_of([&] { f::read_model_file(small_container()); }, &message) == Code::kCorrupt);
   CHECK(message.find("container") != std::string::npos);
   const Bytes png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13};
@@ -256,4 +257,37 @@ TEST_CASE("format: model file: w0_hidden is version 2, absent keeps version 1 an
   CHECK(message.find("w0_hidden") != std::string::npos);
   m.w0_hidden = -1.0f;
   CHECK(error_of([&] { f::write_model_file(m); }) == Code::kInvalidArgument);
+}
+
+TEST_CASE("format: model file: frozen biases are version 3 with their own id; older versions cannot claim them") {
+  f::ModelFile m = small_model();
+  const Bytes v1 = f::write_model_file(m);
+  m.frozen_biases = true;
+  const Bytes v3 = f::write_model_file(m);
+  CHECK(v3[8] == 3);
+  const f::ModelFile back = f::read_model_file(v3);
+  check_same_model(m, back);
+  CHECK(back.frozen_biases);
+  // Same weights and levels, but tiles store different values: a container must not decode with the other.
+  CHECK(back.model_id != f::read_model_file(v1).model_id);
+  const Parts parts = split(v3);
+  pb::ModelHeader h;
+  REQUIRE(h.ParseFromArray(parts.header.data(), static_cast<int>(parts.header.size())));
+  CHECK(spec_model_id(h, zstd_decompress(parts.frame)) == back.model_id);
+  // Both later fields together stay version 3, and the id covers both.
+  m.w0_hidden = 12.5f;
+  const Bytes both = f::write_model_file(m);
+  CHECK(both[8] == 3);
+  check_same_model(m, f::read_model_file(both));
+  // A version 1 or 2 file with the flag set is refused: a reader of that version would look for
+  // biases in every tile.
+  std::string message;
+  const Bytes forged = edit_model(v1, [](pb::ModelHeader& x) { x.set_frozen_biases(true); });
+  CHECK(error_of([&] { f::read_model_file(forged); }, &message) == Code::kCorrupt);
+  CHECK(message.find("frozen biases") != std::string::npos);
+  m.frozen_biases = false;
+  const Bytes v2 = f::write_model_file(m);
+  REQUIRE(v2[8] == 2);
+  const Bytes forged2 = edit_model(v2, [](pb::ModelHeader& x) { x.set_frozen_biases(true); });
+  CHECK(error_of([&] { f::read_model_file(forged2); }) == Code::kCorrupt);
 }

@@ -207,6 +207,10 @@ f::ModelId spec_model_id(const pb::ModelHeader& h, std::span<const std::uint8_t>
   put_le32(id, static_cast<std::uint32_t>(h.levels_size()));
   for (const auto& l : h.levels()) put_le32(id, l.index());
   if (std::bit_cast<std::uint32_t>(h.w0_hidden()) != 0) put_le32(id, std::bit_cast<std::uint32_t>(h.w0_hidden()));
+  if (h.frozen_biases()) {
+    const Bytes marker = to_bytes("frozen-biases");
+    id.insert(id.end(), marker.begin(), marker.end());
+  }
   id.insert(id.end(), raw.begin(), raw.end());
   return f::sha256(id);
 }

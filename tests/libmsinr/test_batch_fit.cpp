@@ -33,6 +33,7 @@ TEST_CASE("fit_batch on the CPU equals single fits exactly, dense and masked") {
     single.adam.lr = 2e-3f;
     if (density == 0.5) single.adam.schedule = LrSchedule::kCosine;  // the schedule too, step for step
     if (density == 0.3) single.sampling.fraction = 0.4;  // and subset fits: the same subsets, step for step
+    if (density == 0.5) single.frozen = bias_flags(layout);  // and frozen biases
     std::vector<std::vector<float>> expected = inits;
     std::vector<FitResult> expected_results;
     auto evaluator = backend->make_evaluator(arch, mask, grid);
@@ -43,6 +44,7 @@ TEST_CASE("fit_batch on the CPU equals single fits exactly, dense and masked") {
     batch.steps = single.steps;
     batch.adam = single.adam;
     batch.sampling = single.sampling;
+    batch.frozen = single.frozen;
     int calls = 0;
     batch.on_step = [&](int step, double mean_loss) {
       CHECK(step == ++calls);
@@ -61,8 +63,10 @@ TEST_CASE("fit_batch on the CPU equals single fits exactly, dense and masked") {
       CHECK(results[i].final_loss == expected_results[i].final_loss);
       CHECK(results[i].steps_taken == single.steps);
       CHECK_FALSE(results[i].cancelled);
-      for (std::size_t k = 0; k < mask.size(); ++k)
+      for (std::size_t k = 0; k < mask.size(); ++k) {
         if (!mask[k]) REQUIRE(got[i][k] == 0.0f);
+        if (!single.frozen.empty() && single.frozen[k]) REQUIRE(got[i][k] == inits[i][k]);
+      }
     }
   }
 }

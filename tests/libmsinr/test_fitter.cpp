@@ -59,6 +59,39 @@ TEST_CASE("fit keeps masked weights exactly zero and lowers the loss") {
   }
 }
 
+TEST_CASE("fit leaves frozen parameters at their starting value, bit for bit, and still fits the rest") {
+  Architecture arch{2, 16, 2, 3, 30.0f};
+  ParamLayout layout(arch);
+  const Mask mask = test::random_mask(layout, 0.5, 5);
+  const Grid grid{10, 10};
+  const auto target = test::synthetic_target(10, 10);
+  const Frozen frozen = bias_flags(layout);
+  for (double sparse_below : {0.0, 1.01}) {
+    CpuBackendOptions opt;
+    opt.sparse_below_density = sparse_below;
+    auto ev = make_cpu_backend(opt)->make_evaluator(arch, mask, grid);
+    const auto start = siren_init(arch, 4);
+    auto params = start;
+    FitOptions fo;
+    fo.steps = 40;
+    fo.adam.lr = 3e-3f;
+    fo.frozen = frozen;
+    const double before = ev->loss(start.data(), target.data());
+    const FitResult r = fit(*ev, mask, params, target.data(), fo);
+    CHECK(r.final_loss < 0.8 * before);
+    std::size_t moved = 0;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (frozen[i]) REQUIRE(params[i] == start[i]);
+      else if (!mask[i]) REQUIRE(params[i] == 0.0f);
+      else moved += params[i] != start[i];
+    }
+    CHECK(moved == kept_weights(layout, mask));  // every kept weight was fitted
+    fo.frozen.pop_back();
+    params = start;
+    CHECK_THROWS_AS(fit(*ev, mask, params, target.data(), fo), Error);  // a frozen set of the wrong size
+  }
+}
+
 TEST_CASE("fit stops when the callback says so, and the CPU fit tracks the reference fit") {
   Architecture arch{2, 12, 2, 3, 200.0f};
   ParamLayout layout(arch);

@@ -21,6 +21,7 @@ struct BatchFitOptions {
   int steps = 100;
   AdamConfig adam;
   PixelSampling sampling;  // one subset per step, shared by every fit of the batch
+  Frozen frozen;           // parameters every fit leaves at its starting value; empty: none
   // Fits per device batch (0: as many as fit in 70% of the free GPU memory). CPU: ignored.
   int max_batch = 0;
   // Called after every step with the mean loss over the fits (of the parameters the step started

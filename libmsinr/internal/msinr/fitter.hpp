@@ -78,6 +78,7 @@ struct FitOptions {
   int steps = 100;
   AdamConfig adam;
   PixelSampling sampling;
+  Frozen frozen;  // parameters left at their starting value (msinr/mask.hpp); empty: none
   // Called after every step; return false to stop early (the result then says so).
   std::function<bool(const FitProgress&)> on_step;
 };

@@ -19,6 +19,9 @@ struct MamlConfig {
   int inner_steps = 2;
   float inner_lr = 0.01f;
   MamlOrder order = MamlOrder::kSecond;
+  // Parameters the inner steps leave at the shared init (msinr/mask.hpp); the outer gradient still
+  // reaches them, so they are meta-learned as values every task shares. Empty: none.
+  Frozen frozen;
 };
 
 struct MamlTaskLoss {
@@ -29,7 +32,7 @@ struct MamlTaskLoss {
 // Reusable buffers for maml_outer_gradient (so a training loop allocates nothing per step).
 struct MamlScratch {
   std::vector<std::vector<float>> theta;  // theta_0 .. theta_t
-  std::vector<float> grad, u, hv;
+  std::vector<float> grad, u, hv, frozen_u;
 };
 
 // The outer gradient of one task at theta0 (param_count floats) into outer_grad. Masked

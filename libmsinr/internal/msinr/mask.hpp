@@ -26,4 +26,16 @@ Mask global_magnitude_mask(const ParamLayout& layout, std::span<const float> par
 // Zeroes every masked-out parameter in place.
 void apply_mask(const Mask& mask, std::span<float> params);
 
+// Parameters a fit leaves at their starting value: one byte per parameter, 1 = frozen; empty when
+// nothing is. Freezing zeroes the parameter's gradient, so Adam (whose moments start at zero)
+// never moves it, and MAML's inner steps leave it at the shared init while the outer loop still
+// learns it. A model with frozen biases (format v3) trains and encodes this way and its tiles
+// transmit no bias.
+using Frozen = std::vector<std::uint8_t>;
+// 1 at every bias of `layout`.
+Frozen bias_flags(const ParamLayout& layout);
+// Zeroes `values` wherever `frozen` is 1 (nothing when frozen is empty). Throws kInvalidArgument
+// on a size mismatch.
+void zero_frozen(const Frozen& frozen, std::span<float> values);
+
 }  // namespace msinr

@@ -37,6 +37,9 @@ struct MetaTrainingConfig {
   // Fraction of each task's pixels the inner and outer losses use, drawn anew per task (1: full
   // batch, as in the paper). Below 1 it makes large tiles affordable on a CPU.
   double pixel_fraction = 1.0;
+  // Tasks fit weights only: the biases stay at the shared init in the inner loop (and in every
+  // encode), so tiles transmit no bias; the outer loop still learns them.
+  bool freeze_biases = false;
 };
 
 // Outer steps of `round` (0: the dense phase) under `config`'s schedule.

@@ -850,9 +850,11 @@ namespace cuda_detail {
 std::vector<FitResult> CudaBackend::fit_batch(const Architecture& arch, const Mask& mask, const Grid& grid,
                                               std::span<std::vector<float>> params,
                                               std::span<const float* const> targets, const BatchFitOptions& options) {
-  // Subset fits run as the lockstep loop on a CUDA evaluator (which takes pixel subsets); the
-  // strided-batched engine below renders whole grids.
-  if (options.sampling.fraction < 1.0) return Backend::fit_batch(arch, mask, grid, params, targets, options);
+  // Subset fits and fits with frozen parameters run as the lockstep loop on a CUDA evaluator (which
+  // takes pixel subsets and zeroes frozen gradients on the host); the strided-batched engine below
+  // renders whole grids and its Adam kernel knows only the mask.
+  if (options.sampling.fraction < 1.0 || !options.frozen.empty())
+    return Backend::fit_batch(arch, mask, grid, params, targets, options);
   const CudaBackend* cb = this;
   const auto start = std::chrono::steady_clock::now();
   const std::size_t total = params.size();
