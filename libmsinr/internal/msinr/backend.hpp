@@ -65,6 +65,12 @@ struct CpuBackendOptions {
   // forward() through the fused rendering kernels (product, bias and sine in one pass per layer).
   // false: through the training path's products, as before they existed (tests compare the two).
   bool fused_forward = true;
+  // The fit's products for narrow dense layers (width <= 64: the codec's networks) through the
+  // fused kernels (product with bias and sine, or with the sine's backward, in registers; no BLAS
+  // call). false: every dense layer through OpenBLAS sgemm, as before they existed (tests and
+  // `msinr bench fit --compare` compare the two). The environment variable MSINR_CPU_FIT=blas sets
+  // it to false in any process, for measuring the old path in a whole encode.
+  bool fused_fit = true;
 };
 
 class Backend {

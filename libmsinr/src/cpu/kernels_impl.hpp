@@ -1,8 +1,11 @@
 // Included once per instruction set with MSINR_KERNEL_NS set to that variant's namespace.
 // GCC vector extensions give 8-float vectors that lower to one AVX register with -mavx2 and to two
 // SSE registers otherwise, so one source serves both variants.
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "cpu/kernels.hpp"
 
@@ -274,6 +277,205 @@ void r_sine_backward(int rows, float w0, float* dH, float* rdH, const float* S, 
     db[o] += hsum(acc);
     rdb[o] += hsum(racc);
   }
+}
+
+// ---- Dense kernels for narrow layers of the fit (forward, weight gradient, input gradient) ----
+//
+// A narrow layer's products are small (48 x 48 weights against a block of a few hundred pixels),
+// where a BLAS call spends a quarter of its time zeroing its output and packing its operands. These
+// kernels keep a tile of outputs in registers (kTileRows matrix rows x kTileVecs vectors of 8
+// pixels) while the inner dimension streams by, and apply what follows the product (bias and
+// sine, or the sine's backward) to the tile before it is stored. Sums run in ascending order of
+// the inner index, one multiply-add after another from zero (AVX2: fused, generic: rounded twice).
+//
+// The matrix M of a product is read through strides: M(r, k) = m[r * rs + k * cs], so one tile
+// serves both W (rs = in, cs = 1) and W^T (rs = 1, cs = in) without a transposed copy.
+constexpr int kTileRows = 4, kTileVecs = 3;
+
+template <int R, int V>
+struct Tile {
+  v8f a[R][V];
+};
+
+// acc[r][v] = sum over k < K of M(r, k) * X[k][v] (X rows of ld floats, starting at this tile's pixels).
+template <int R, int V>
+inline void product_tile(int K, const float* m, std::size_t rs, std::size_t cs, const float* X, int ld, Tile<R, V>& t) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) t.a[r][v] = splat(0);
+  for (int k = 0; k < K; ++k) {
+    const float* x = X + static_cast<std::size_t>(k) * ld;
+    const float* mk = m + static_cast<std::size_t>(k) * cs;
+    v8f xv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) xv[v] = load(x + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const v8f w = splat(mk[r * rs]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) t.a[r][v] += w * xv[v];
+    }
+  }
+}
+
+template <int R, int V>
+void forward_tile(int in, const float* W, const float* bias, float w0, bool sine, const float* A, float* S, float* C,
+                  int ld) {
+  Tile<R, V> t;
+  product_tile<R, V>(in, W, static_cast<std::size_t>(in), 1, A, ld, t);
+  const v8f w = splat(w0);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const v8f b = splat(bias[r]);
+    float* s = S + static_cast<std::size_t>(r) * ld;
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if (!sine) {
+        store(s + 8 * v, t.a[r][v] + b);
+        continue;
+      }
+      v8f sv, cv;
+      sincos8(w * (t.a[r][v] + b), sv, cv);
+      store(s + 8 * v, sv);
+      if (C) store(C + static_cast<std::size_t>(r) * ld + 8 * v, cv);
+    }
+  }
+}
+
+// dA's tile: (W^T dZ) for rows i of this tile; with C, times w0 C (the backward through the
+// previous layer's sine, as sine_backward computes it), the pixels' sum added into dbv[r].
+template <int R, int V>
+void input_grad_tile(int out, int in, const float* W, const float* dZ, float w0, const float* C, float* dA, v8f* dbv,
+                     int ld) {
+  Tile<R, V> t;
+  product_tile<R, V>(out, W, 1, static_cast<std::size_t>(in), dZ, ld, t);
+  const v8f w = splat(w0);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* d = dA + static_cast<std::size_t>(r) * ld;
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if (!C) {
+        store(d + 8 * v, t.a[r][v]);
+        continue;
+      }
+      const v8f dz = t.a[r][v] * w * load(C + static_cast<std::size_t>(r) * ld + 8 * v);
+      store(d + 8 * v, dz);
+      dbv[r] += dz;
+    }
+  }
+}
+
+// G8[(r * in + q) * 8 + lane] += the lane's share of sum over pixels of dZ[r] A[q], for R rows of
+// dZ and Q rows of A, over all nv vectors of the block.
+template <int R, int Q>
+void weight_grad_tile(int in, const float* dZ, const float* A, int ld, int nv, float* G8) {
+  v8f acc[R][Q];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) acc[r][q] = load(G8 + (static_cast<std::size_t>(r) * in + q) * 8);
+  for (int p = 0; p < nv; ++p) {
+    v8f a[Q];
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) a[q] = load(A + static_cast<std::size_t>(q) * ld + 8 * p);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const v8f d = load(dZ + static_cast<std::size_t>(r) * ld + 8 * p);
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) acc[r][q] += d * a[q];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) store(G8 + (static_cast<std::size_t>(r) * in + q) * 8, acc[r][q]);
+}
+
+// Tile functions by shape, [R - 1][V - 1], so the drivers below pick one per edge.
+template <template <int, int> class F, std::size_t... I>
+constexpr auto tile_table(std::index_sequence<I...>) {
+  return std::array<decltype(&F<1, 1>::run), sizeof...(I)>{&F<static_cast<int>(I) / kTileVecs + 1,
+                                                              static_cast<int>(I) % kTileVecs + 1>::run...};
+}
+template <int R, int V>
+struct ForwardF {
+  static void run(int in, const float* W, const float* bias, float w0, bool sine, const float* A, float* S, float* C,
+                  int ld) {
+    forward_tile<R, V>(in, W, bias, w0, sine, A, S, C, ld);
+  }
+};
+template <int R, int V>
+struct InputGradF {
+  static void run(int out, int in, const float* W, const float* dZ, float w0, const float* C, float* dA, v8f* dbv,
+                  int ld) {
+    input_grad_tile<R, V>(out, in, W, dZ, w0, C, dA, dbv, ld);
+  }
+};
+template <int R, int Q>
+struct WeightGradF {
+  static void run(int in, const float* dZ, const float* A, int ld, int nv, float* G8) {
+    weight_grad_tile<R, Q>(in, dZ, A, ld, nv, G8);
+  }
+};
+
+void dense_forward(int out, int in, const float* W, const float* bias, float w0, bool sine, const float* A, float* S,
+                   float* C, int ld) {
+  static constexpr auto table = tile_table<ForwardF>(std::make_index_sequence<kTileRows * kTileVecs>{});
+  const int nv = ld / 8;
+  // Pixels outermost: a tile's columns of A (in x kTileVecs vectors) stay in L1 for every row tile.
+  for (int pv = 0; pv < nv; pv += kTileVecs) {
+    const int V = std::min(kTileVecs, nv - pv);
+    for (int o = 0; o < out; o += kTileRows) {
+      const int R = std::min(kTileRows, out - o);
+      const std::size_t off = static_cast<std::size_t>(o) * ld + 8 * static_cast<std::size_t>(pv);
+      table[static_cast<std::size_t>((R - 1) * kTileVecs + (V - 1))](
+          in, W + static_cast<std::size_t>(o) * in, bias + o, w0, sine, A + 8 * static_cast<std::size_t>(pv), S + off,
+          C ? C + off : nullptr, ld);
+    }
+  }
+}
+
+void dense_input_grad(int out, int in, const float* W, const float* dZ, float w0, const float* C, float* dA, float* db,
+                      int ld) {
+  static constexpr auto table = tile_table<InputGradF>(std::make_index_sequence<kTileRows * kTileVecs>{});
+  const int nv = ld / 8;
+  constexpr int kChunk = 64;  // rows whose bias-gradient partial sums stay on the stack
+  v8f dbv[kChunk];
+  for (int i0 = 0; i0 < in; i0 += kChunk) {
+    const int rows = std::min(kChunk, in - i0);
+    for (int r = 0; r < rows; ++r) dbv[r] = splat(0);
+    for (int pv = 0; pv < nv; pv += kTileVecs) {
+      const int V = std::min(kTileVecs, nv - pv);
+      for (int i = i0; i < i0 + rows; i += kTileRows) {
+        const int R = std::min(kTileRows, i0 + rows - i);
+        const std::size_t off = static_cast<std::size_t>(i) * ld + 8 * static_cast<std::size_t>(pv);
+        table[static_cast<std::size_t>((R - 1) * kTileVecs + (V - 1))](out, in, W + i, dZ + 8 * static_cast<std::size_t>(pv),
+                                                                        w0, C ? C + off : nullptr, dA + off, dbv + (i - i0), ld);
+      }
+    }
+    if (C)
+      for (int r = 0; r < rows; ++r) db[i0 + r] += hsum(dbv[r]);
+  }
+}
+
+void dense_weight_grad(int out, int in, const float* dZ, const float* A, int ld, float* G8) {
+  static constexpr auto table = tile_table<WeightGradF>(std::make_index_sequence<kTileRows * kTileVecs>{});
+  const int nv = ld / 8;
+  for (int o = 0; o < out; o += kTileRows) {
+    const int R = std::min(kTileRows, out - o);
+    for (int i = 0; i < in; i += kTileVecs) {
+      const int Q = std::min(kTileVecs, in - i);
+      table[static_cast<std::size_t>((R - 1) * kTileVecs + (Q - 1))](
+          in, dZ + static_cast<std::size_t>(o) * ld, A + static_cast<std::size_t>(i) * ld, ld, nv,
+          G8 + (static_cast<std::size_t>(o) * in + i) * 8);
+    }
+  }
+}
+
+void reduce_lanes(const float* G8, float* g, std::size_t n) {
+  for (std::size_t k = 0; k < n; ++k) g[k] += hsum(load(G8 + 8 * k));
 }
 
 void sincos(const float* x, float* s, float* c, std::size_t n) {
