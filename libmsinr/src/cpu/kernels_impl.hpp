@@ -325,20 +325,27 @@ void forward_tile(int in, const float* W, const float* bias, float w0, bool sine
   Tile<R, V> t;
   product_tile<R, V>(in, W, static_cast<std::size_t>(in), 1, A, ld, t);
   const v8f w = splat(w0);
+  // The sums leave the registers first (as the sine's argument), then the sines run over the
+  // tile in a loop of its own: twelve sincos8 unrolled after the product spill their constants
+  // and temporaries, which cost more than the sines themselves.
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const v8f b = splat(bias[r]);
     float* s = S + static_cast<std::size_t>(r) * ld;
 #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) store(s + 8 * v, sine ? w * (t.a[r][v] + b) : t.a[r][v] + b);
+  }
+  if (!sine) return;
+#pragma GCC unroll 1
+  for (int r = 0; r < R; ++r) {
+    float* s = S + static_cast<std::size_t>(r) * ld;
+    float* c = C ? C + static_cast<std::size_t>(r) * ld : nullptr;
+#pragma GCC unroll 1
     for (int v = 0; v < V; ++v) {
-      if (!sine) {
-        store(s + 8 * v, t.a[r][v] + b);
-        continue;
-      }
       v8f sv, cv;
-      sincos8(w * (t.a[r][v] + b), sv, cv);
+      sincos8(load(s + 8 * v), sv, cv);
       store(s + 8 * v, sv);
-      if (C) store(C + static_cast<std::size_t>(r) * ld + 8 * v, cv);
+      if (c) store(c + 8 * v, cv);
     }
   }
 }
