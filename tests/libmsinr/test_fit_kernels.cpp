@@ -29,6 +29,7 @@ namespace {
 std::vector<const cpu::KernelTable*> tables() {
   std::vector<const cpu::KernelTable*> t{&cpu::generic_kernels()};
   if (cpu::cpu_supports_avx2_fma()) t.push_back(&cpu::avx2_kernels());
+  if (cpu::cpu_supports_avx512()) t.push_back(&cpu::avx512_kernels());
   return t;
 }
 
@@ -75,12 +76,13 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 // Shapes: the codec's layers (2 -> 48, 48 -> 48, 48 -> 3), widths that are not multiples of the
 // 4-row tile or of 8, and the widest fused width. Pixel counts (ld, always a multiple of 8): fewer
-// vectors than a tile, tiles with a remainder of 1 and 2 vectors, the encoder's 256-pixel block.
+// vectors than a tile, tiles with a remainder of 1 and 2 vectors, the encoder's 256-pixel block;
+// for the AVX-512 variant's 16-float vectors also a last 8 pixels (8, 24, 40, 56) and 104.
 struct Shape {
   int out, in;
 };
 const Shape kShapes[] = {{48, 2}, {48, 48}, {3, 48}, {13, 17}, {5, 64}, {1, 1}, {7, 3}};
-const int kLds[] = {8, 16, 24, 40, 56, 256};
+const int kLds[] = {8, 16, 24, 40, 56, 104, 256};
 
 }  // namespace
 
@@ -289,7 +291,48 @@ TEST_CASE("fit kernels: the AVX2 variant matches the generic one within rounding
   CHECK(test::rel_max_err(gv, gg) < 1e-5);
 }
 
+// The AVX-512 variant runs the same per-lane arithmetic on 16-float vectors: its forward and input
+// gradient equal the AVX2 variant's bit for bit (so a fit's result does not depend on which of the
+// two a CPU gets, beyond the weight gradient's order of summation, within 1e-6 here).
+TEST_CASE("fit kernels: the AVX-512 variant equals the AVX2 one bit for bit (forward, input gradient)") {
+  if (!cpu::cpu_supports_avx512()) return;
+  const cpu::KernelTable& a = cpu::avx2_kernels();
+  const cpu::KernelTable& z = cpu::avx512_kernels();
+  for (int ld : {8, 24, 136, 256}) {
+    const int out = 48, in = 48;
+    const auto W = weights(out, in, 0.8, 41);
+    const auto A = uniform(static_cast<std::size_t>(in) * ld, -1.0, 1.0, 42);
+    const auto dZ = uniform(static_cast<std::size_t>(out) * ld, -1.0, 1.0, 43);
+    const auto bias = uniform(static_cast<std::size_t>(out), -0.5, 0.5, 44);
+    const std::size_t n = static_cast<std::size_t>(out) * ld;
+    std::vector<float> sa(n), ca(n), sz(n), cz(n);
+    a.dense_forward(out, in, W.data(), bias.data(), 30.0f, true, A.data(), sa.data(), ca.data(), ld);
+    z.dense_forward(out, in, W.data(), bias.data(), 30.0f, true, A.data(), sz.data(), cz.data(), ld);
+    CAPTURE(ld);
+    CHECK(same_bits(sa, sz));
+    CHECK(same_bits(ca, cz));
+    std::vector<float> da(n), dz(n), dba(static_cast<std::size_t>(in), 1.0f), dbz(dba);
+    a.dense_input_grad(out, in, W.data(), dZ.data(), 30.0f, A.data(), da.data(), dba.data(), ld);
+    z.dense_input_grad(out, in, W.data(), dZ.data(), 30.0f, A.data(), dz.data(), dbz.data(), ld);
+    CHECK(same_bits(da, dz));
+    CHECK(same_bits(dba, dbz));
+    std::vector<float> G8a(static_cast<std::size_t>(out) * in * 8), G8z(G8a.size()), ga(G8a.size() / 8), gz(ga.size());
+    a.dense_weight_grad(out, in, dZ.data(), A.data(), ld, G8a.data());
+    z.dense_weight_grad(out, in, dZ.data(), A.data(), ld, G8z.data());
+    a.reduce_lanes(G8a.data(), ga.data(), ga.size());
+    z.reduce_lanes(G8z.data(), gz.data(), gz.size());
+    CHECK(test::rel_max_err(gz, ga) < 1e-6);
+  }
+}
+
 namespace {
+
+std::vector<CpuBackendOptions::Kernels> variants() {
+  std::vector<CpuBackendOptions::Kernels> v{CpuBackendOptions::Kernels::kGeneric};
+  if (cpu::cpu_supports_avx2_fma()) v.push_back(CpuBackendOptions::Kernels::kAvx2);
+  if (cpu::cpu_supports_avx512()) v.push_back(CpuBackendOptions::Kernels::kAvx512);
+  return v;
+}
 
 struct Pass {
   std::vector<float> grad;
@@ -314,7 +357,7 @@ Pass gradient(const Architecture& arch, const Mask& mask, const Grid& grid, cons
 // bounds are 5e-5, and the backend test's 5e-4 against the reference.
 TEST_CASE("fused fit path: gradients and loss match the OpenBLAS path and the reference, masked weights get zero") {
   auto reference = make_reference_backend();
-  for (auto kernels : {CpuBackendOptions::Kernels::kGeneric, CpuBackendOptions::Kernels::kAuto}) {
+  for (auto kernels : variants()) {
     for (int width : {48, 20}) {
       for (double density : {1.0, 0.8, 0.35}) {
         Architecture arch{2, width, 3, 3, 30.0f};
@@ -401,7 +444,7 @@ TEST_CASE("fused fit path: gradient matches finite differences of the loss, ever
   apply_mask(mask, params);
   const Grid grid{6, 7};
   const auto target = test::synthetic_target(grid.rows, grid.cols);
-  for (auto kernels : {CpuBackendOptions::Kernels::kGeneric, CpuBackendOptions::Kernels::kAuto}) {
+  for (auto kernels : variants()) {
     CpuBackendOptions opt;
     opt.kernels = kernels;
     opt.block_pixels = 16;  // 42 pixels: three blocks, the last one partial

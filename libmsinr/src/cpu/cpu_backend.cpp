@@ -706,6 +706,10 @@ class CpuBackend final : public Backend {
     if (o.kernels == K::kGeneric) return cpu::generic_kernels();
     if (o.kernels == K::kAvx2 && !cpu::cpu_supports_avx2_fma())
       throw Error(ErrorCode::kDevice, "AVX2+FMA kernels requested but this CPU lacks AVX2 or FMA");
+    if (o.kernels == K::kAvx512 && !cpu::cpu_supports_avx512())
+      throw Error(ErrorCode::kDevice, "AVX-512 kernels requested but this CPU lacks AVX-512F/VL, AVX2 or FMA");
+    if (o.kernels == K::kAvx2) return cpu::avx2_kernels();
+    if (cpu::cpu_supports_avx512()) return cpu::avx512_kernels();
     return cpu::cpu_supports_avx2_fma() ? cpu::avx2_kernels() : cpu::generic_kernels();
   }
   CpuBackendOptions options_;
@@ -717,6 +721,10 @@ class CpuBackend final : public Backend {
 namespace cpu {
 bool cpu_supports_avx2_fma() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+bool cpu_supports_avx512() {
+  static const bool ok = cpu_supports_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   return ok;
 }
 }  // namespace cpu

@@ -61,6 +61,9 @@ struct KernelTable {
 
 const KernelTable& generic_kernels();
 const KernelTable& avx2_kernels();
+// The AVX2 table with the fit's dense kernels on 16-float vectors (AVX-512F + VL).
+const KernelTable& avx512_kernels();
 bool cpu_supports_avx2_fma();
+bool cpu_supports_avx512();
 
 }  // namespace msinr::cpu
