@@ -343,6 +343,55 @@ inline void add_halves_in_order(v8f& acc, v16f x) {
 }
 inline v8f fold(v16f x) { return low_half(x) + high_half(x); }
 
+// sincos8's arithmetic on 16 lanes, operation for operation.
+inline void sincos16(v16f x, v16f& s, v16f& c) {
+  typedef std::int32_t v16i __attribute__((vector_size(64)));
+  const v16f magic = splatv<v16f>(12582912.0f);
+  v16f q = (x * splatv<v16f>(0.636619772367581343f) + magic) - magic;
+  v16i qi = __builtin_convertvector(q, v16i);
+  v16f r = x - q * splatv<v16f>(1.5703125f);
+  r = r - q * splatv<v16f>(4.837512969970703125e-4f);
+  r = r - q * splatv<v16f>(7.54978995489188216e-8f);
+  const v16f r2 = r * r;
+  const v16f ps = r + r * r2 * (splatv<v16f>(-1.6666654611e-1f) +
+                                r2 * (splatv<v16f>(8.3321608736e-3f) + r2 * splatv<v16f>(-1.9515295891e-4f)));
+  const v16f pc = splatv<v16f>(1.0f) - splatv<v16f>(0.5f) * r2 +
+                  r2 * r2 *
+                      (splatv<v16f>(4.166664568298827e-2f) +
+                       r2 * (splatv<v16f>(-1.388731625493765e-3f) + r2 * splatv<v16f>(2.443315711809948e-5f)));
+  v16i swap = (qi & 1) != 0;
+  v16i ips, ipc;
+  std::memcpy(&ips, &ps, sizeof ips);
+  std::memcpy(&ipc, &pc, sizeof ipc);
+  v16i is = (swap & ipc) | (~swap & ips);
+  v16i ic = (swap & ips) | (~swap & ipc);
+  is ^= (qi & 2) << 30;
+  ic ^= ((qi + 1) & 2) << 30;
+  std::memcpy(&s, &is, sizeof s);
+  std::memcpy(&c, &ic, sizeof c);
+}
+
+// In place: s[i], c[i] = sin, cos of s[i], n a multiple of 8. Out of line on purpose: inlined into
+// the AVX-512 build of the product tile, the same source gave a few sines that differed in the
+// last place from the AVX2 variant's bias_sincos (the cause was not pinned down; a standalone
+// AVX-512 build of sincos8 matched the AVX2 one on 2^20 arguments). On its own the bits are the
+// AVX2 variant's (tested: the fused forward of both tables compared bit for bit).
+__attribute__((noinline)) void sincos_rows_wide(float* s, float* c, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v16f sv, cv;
+    sincos16(loadv<v16f>(s + i), sv, cv);
+    storev(s + i, sv);
+    storev(c + i, cv);
+  }
+  for (; i < n; i += 8) {
+    v8f sv, cv;
+    sincos8(load(s + i), sv, cv);
+    store(s + i, sv);
+    store(c + i, cv);
+  }
+}
+
 #endif
 
 template <class V, int R, int NV>
@@ -393,14 +442,10 @@ void forward_tile(int in, const float* W, const float* bias, float w0, bool sine
   }
   if (!sine) return;
 #if defined(MSINR_KERNEL_WIDE)
-  // The AVX2 variant's own sines: the same source built for AVX-512 does not give the same bits
-  // (measured: some sines differ in the last place), and with these the two tables' fits agree
-  // bit for bit in everything but the weight gradient's order of summation.
-  static const auto avx2_sincos = avx2_kernels().sincos;
   alignas(64) float scratch[L * NV];
   for (int r = 0; r < R; ++r) {
     float* s = S + static_cast<std::size_t>(r) * ld;
-    avx2_sincos(s, s, C ? C + static_cast<std::size_t>(r) * ld : scratch, static_cast<std::size_t>(L * NV));
+    sincos_rows_wide(s, C ? C + static_cast<std::size_t>(r) * ld : scratch, static_cast<std::size_t>(L * NV));
   }
 #else
 #pragma GCC unroll 1
