@@ -296,7 +296,11 @@ void r_sine_backward(int rows, float w0, float* dH, float* rdH, const float* S, 
 // with full-width AVX-512 (AMD Zen 5); there a block's last 8 pixels, when its width is not a
 // multiple of 16, go through the 8-float tiles. Every operation is per lane, so a pixel's value
 // does not depend on the vector width.
-constexpr int kTileRows = 4, kTileVecs = 3;
+#if defined(MSINR_KERNEL_WIDE)
+constexpr int kTileRows = 6, kTileVecs = 4;  // 24 accumulators of AVX-512's 32 registers
+#else
+constexpr int kTileRows = 4, kTileVecs = 3;  // 12 of AVX2's 16
+#endif
 
 template <class V>
 inline V loadv(const float* p) {
