@@ -160,8 +160,8 @@ int run_bench_fit_codec(const BenchFitArgs& a) {
     std::string device;
   };
   std::vector<Path> paths;
-  if (compare) paths = {{"openblas", false}, {"fused", true}};
-  else paths = {{"default", true}};
+  if (compare) paths = {{"openblas", false, 1e30, 1e30, 0.0, {}}, {"fused", true, 1e30, 1e30, 0.0, {}}};
+  else paths = {{"default", true, 1e30, 1e30, 0.0, {}}};
   if (!a.json)
     std::printf("bench fit (codec model %s, level %d, %zu of %zu weights): %s %dx%d, %d steps, %d thread(s)\n",
                 arch.describe().c_str(), level.index, kept_weights(layout, level.mask), layout.weight_count(),

@@ -70,7 +70,8 @@ struct CpuBackendOptions {
   // fused kernels (product with bias and sine, or with the sine's backward, in registers; no BLAS
   // call). false: every dense layer through OpenBLAS sgemm, as before they existed (tests and
   // `msinr bench fit --compare` compare the two). The environment variable MSINR_CPU_FIT=blas sets
-  // it to false in any process, for measuring the old path in a whole encode.
+  // it to false in any process, for measuring the old path in a whole encode (and
+  // MSINR_CPU_KERNELS=generic|avx2|avx512 sets `kernels`).
   bool fused_fit = true;
 };
 

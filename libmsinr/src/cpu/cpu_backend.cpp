@@ -731,7 +731,17 @@ bool cpu_supports_avx512() {
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
   CpuBackendOptions o = options;
+  // Measurement switches, for side-by-side runs of whole commands: MSINR_CPU_FIT=blas (the fit's
+  // dense layers through OpenBLAS) and MSINR_CPU_KERNELS=generic|avx2|avx512 (the kernel table).
   if (const char* e = std::getenv("MSINR_CPU_FIT"); e && std::string(e) == "blas") o.fused_fit = false;
+  if (const char* e = std::getenv("MSINR_CPU_KERNELS"); e && *e) {
+    const std::string k(e);
+    using K = CpuBackendOptions::Kernels;
+    if (k == "generic") o.kernels = K::kGeneric;
+    else if (k == "avx2") o.kernels = K::kAvx2;
+    else if (k == "avx512") o.kernels = K::kAvx512;
+    else throw Error(ErrorCode::kInvalidArgument, "MSINR_CPU_KERNELS must be generic, avx2 or avx512, not '" + k + "'");
+  }
   return std::make_unique<CpuBackend>(o);
 }
 
