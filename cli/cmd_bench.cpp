@@ -763,8 +763,11 @@ Runner add_bench_command(CLI::App& app) {
   fit->footer(
       "Fits one 178x178 crop for --steps Adam steps at each density (the mask prunes the standard\n"
       "init by global magnitude) and reports seconds, achieved GFLOP/s, OpenBLAS sgemm GFLOP/s on\n"
-      "the same layer shapes measured in the same run, and the PSNR reached.\n\n"
-      "Example:\n  msinr bench fit --json");
+      "the same layer shapes measured in the same run, and the PSNR reached. With --codec-model, the\n"
+      "codec's own fit instead (its model, default level, one tile, one thread), and with --compare the\n"
+      "fused narrow-layer kernels against the OpenBLAS path in the same run.\n\n"
+      "Examples:\n  msinr bench fit --json\n"
+      "  msinr bench fit --codec-model --compare --image ../shared/data/kodak/kodim23.png");
   fit->add_option("--image", fa->image, "Image to fit (default: the first of <data>/celeba178/val)");
   fa->crop_option = fit->add_option("--crop", fa->crop, "Center crop size (0: whole image; --codec-model: the model's tile size unless given)")->capture_default_str();
   fit->add_option("--steps", fa->steps, "Adam steps")->capture_default_str()->check(CLI::Range(1, 100000));
