@@ -1,6 +1,8 @@
 // msinr bench: speed figures measured side by side in one run, never as timed tests.
 //   msinr bench fit: 100 Adam steps on a 178x178 crop at several densities, with the achieved
-//   GFLOP/s next to OpenBLAS sgemm on the same layer shapes measured in the same process.
+//   GFLOP/s next to OpenBLAS sgemm on the same layer shapes measured in the same process; with
+//   --codec-model, the built-in codec model's default level on a tile, and with --compare the fused
+//   narrow-layer kernels against the OpenBLAS path, alternating in one run.
 //   msinr bench tiles: encoding throughput in 178x178 tiles per second, one fit at a time and all
 //   tiles at once through fit_batch (on the GPU: strided-batched GEMMs).
 //   msinr bench meta: meta-training outer steps per second and the projected wall time of the
@@ -49,7 +51,17 @@ struct BenchFitArgs {
   std::vector<double> densities{1.0, 0.134, 0.044, 0.0115};
   EngineArgs engine;
   bool json = false;
+  bool codec_model = false;  // the built-in model's architecture, default level (mask, init, lr), one tile
+  bool compare = false;      // the fused narrow-layer kernels and the OpenBLAS path, alternating
+  int rounds = 3;            // --compare: runs of each path (best of)
+  CLI::Option* crop_option = nullptr;
 };
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -116,8 +128,91 @@ std::string default_bench_image() {
   return files.front().string();
 }
 
+// The codec's own fit: the built-in model's default level (its mask, init and learning rate) on a
+// tile-sized crop, 1 thread per fit as the encoder runs it; with --compare, the fused kernels and
+// the OpenBLAS path (CpuBackendOptions::fused_fit = false) alternate, best of --rounds each, wall
+// and CPU seconds, with the ratio.
+int run_bench_fit_codec(const BenchFitArgs& a) {
+  const codec::Model& model = codec::default_model();
+  const MetaLevel& level = model.level(model.default_level());
+  const bool crop_given = a.crop_option != nullptr && a.crop_option->count() > 0;
+  const int crop = crop_given ? a.crop : model.tile_size;
+  codec::Image image = codec::read_image(a.image);
+  if (crop > 0) image = codec::center_crop(image, crop);
+  const std::vector<float> target = codec::to_float_rgb(image);
+  const Grid grid{image.height, image.width};
+  const Architecture& arch = model.arch;
+  ParamLayout layout(arch);
+  double flops_per_step = 0.0;  // 2 per kept weight per pixel: forward, weight gradient, input gradient (not layer 0)
+  for (std::size_t l = 0; l < layout.layers().size(); ++l) {
+    const auto& v = layout.layers()[l];
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < v.weight_count(); ++i) kept += level.mask[v.weight_offset + i];
+    flops_per_step += 2.0 * static_cast<double>(kept) * static_cast<double>(grid.pixels()) * (l == 0 ? 2 : 3);
+  }
+  BackendOptions bo = backend_options(a.engine);
+  if (a.engine.threads <= 0) bo.cpu.threads = 1;  // the encoder's one thread per tile
+  const bool compare = a.compare;
+  struct Path {
+    const char* name;
+    bool fused;
+    double wall = 1e30, cpu = 1e30, psnr = 0.0;
+    std::string device;
+  };
+  std::vector<Path> paths;
+  if (compare) paths = {{"openblas", false, 1e30, 1e30, 0.0, {}}, {"fused", true, 1e30, 1e30, 0.0, {}}};
+  else paths = {{"default", true, 1e30, 1e30, 0.0, {}}};
+  if (!a.json)
+    std::printf("bench fit (codec model %s, level %d, %zu of %zu weights): %s %dx%d, %d steps, %d thread(s)\n",
+                arch.describe().c_str(), level.index, kept_weights(layout, level.mask), layout.weight_count(),
+                a.image.c_str(), image.width, image.height, a.steps, bo.cpu.threads);
+  const int rounds = compare ? std::max(1, a.rounds) : 1;
+  for (int round = 0; round < rounds; ++round) {
+    for (Path& p : paths) {
+      BackendOptions o = bo;
+      if (compare) o.cpu.fused_fit = p.fused;
+      auto backend = make_backend(o);
+      p.device = backend->description();
+      auto ev = backend->make_evaluator(arch, level.mask, grid);
+      std::vector<float> params = level.init;
+      FitOptions fo;
+      fo.steps = a.steps;
+      fo.adam.lr = a.lr > 0.0f ? a.lr : model.fit_lr(level.index);
+      const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = process_cpu_seconds();
+      fit(*ev, level.mask, params, target.data(), fo);
+      const double cpu = process_cpu_seconds() - c0, wall = seconds_since(t0);
+      std::vector<float> recon(target.size());
+      ev->forward(params.data(), recon.data());
+      p.psnr = codec::psnr_float(recon.data(), target.data(), recon.size());
+      p.wall = std::min(p.wall, wall);
+      p.cpu = std::min(p.cpu, cpu);
+    }
+  }
+  for (const Path& p : paths) {
+    const double gflops = flops_per_step * a.steps / p.wall / 1e9;
+    if (a.json) {
+      JsonLine j;
+      j.add("bench", "fit-codec").add("path", p.name).add("image", a.image).add("width", image.width);
+      j.add("height", image.height).add("level", level.index).add("weights", kept_weights(layout, level.mask));
+      j.add("steps", a.steps).add("seconds", p.wall).add("cpu_seconds", p.cpu).add("gflops", gflops);
+      j.add("psnr", p.psnr).add("rounds", rounds).add("threads", bo.cpu.threads).add("device", p.device);
+      std::printf("%s\n", j.str().c_str());
+    } else {
+      std::printf("%-8s  %6.3f s wall  %6.3f s CPU  %6.1f GFLOP/s  PSNR %.3f dB  (%s)\n", p.name, p.wall, p.cpu, gflops,
+                  p.psnr, p.device.c_str());
+    }
+  }
+  if (compare && !a.json)
+    std::printf("openblas / fused (best of %d each): %.3fx wall, %.3fx CPU\n", rounds, paths[0].wall / paths[1].wall,
+                paths[0].cpu / paths[1].cpu);
+  std::fflush(stdout);
+  return 0;
+}
+
 int run_bench_fit(BenchFitArgs a) {
   if (a.image.empty()) a.image = default_bench_image();
+  if (a.codec_model) return run_bench_fit_codec(a);
   codec::Image image = codec::read_image(a.image);
   if (a.crop > 0) image = codec::center_crop(image, a.crop);
   const std::vector<float> target = codec::to_float_rgb(image);
@@ -668,16 +763,27 @@ Runner add_bench_command(CLI::App& app) {
   fit->footer(
       "Fits one 178x178 crop for --steps Adam steps at each density (the mask prunes the standard\n"
       "init by global magnitude) and reports seconds, achieved GFLOP/s, OpenBLAS sgemm GFLOP/s on\n"
-      "the same layer shapes measured in the same run, and the PSNR reached.\n\n"
-      "Example:\n  msinr bench fit --json");
+      "the same layer shapes measured in the same run, and the PSNR reached. With --codec-model, the\n"
+      "codec's own fit instead (its model, default level, one tile, one thread), and with --compare the\n"
+      "fused narrow-layer kernels against the OpenBLAS path in the same run.\n\n"
+      "Examples:\n  msinr bench fit --json\n"
+      "  msinr bench fit --codec-model --compare --image ../shared/data/kodak/kodim23.png");
   fit->add_option("--image", fa->image, "Image to fit (default: the first of <data>/celeba178/val)");
-  fit->add_option("--crop", fa->crop, "Center crop size (0: whole image)")->capture_default_str();
+  fa->crop_option = fit->add_option("--crop", fa->crop, "Center crop size (0: whole image; --codec-model: the model's tile size unless given)")->capture_default_str();
   fit->add_option("--steps", fa->steps, "Adam steps")->capture_default_str()->check(CLI::Range(1, 100000));
   fit->add_option("--lr", fa->lr, "Adam learning rate (default: 1e-4 at density >= 0.25, 1e-3 below)");
   fit->add_option("--densities", fa->densities, "Densities to time")->capture_default_str()->delimiter(',');
   add_engine_options(*fit, fa->engine);
   add_tf32_option(*fit, fa->engine);
   fit->add_flag("--json", fa->json, "One JSON object per density");
+  fit->add_flag("--codec-model", fa->codec_model,
+                "The built-in codec model's default level (mask, init, learning rate) on one tile-sized crop, 1 "
+                "thread unless --threads, as the encoder fits a tile; --densities is ignored");
+  fit->add_flag("--compare", fa->compare,
+                "With --codec-model: the fused narrow-layer kernels against the OpenBLAS path, alternating, best of "
+                "--rounds each, and their ratio");
+  fit->add_option("--rounds", fa->rounds, "Runs of each path with --compare")->capture_default_str()->check(
+      CLI::Range(1, 100));
   auto ca = std::make_shared<BenchCodecArgs>();
   CLI::App* cod = bench->add_subcommand("codec", "Encode and decode times of the payload modes, next to libjpeg-turbo");
   cod->footer(

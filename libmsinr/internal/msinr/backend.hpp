@@ -61,10 +61,18 @@ struct CpuBackendOptions {
   int threads = 0;                     // 0: OpenMP's default (all cores)
   int block_pixels = 256;              // pixels per cache block (rounded up to a multiple of 8)
   double sparse_below_density = 0.30;  // a layer whose kept-weight density is below this runs sparse
-  enum class Kernels { kAuto, kGeneric, kAvx2 } kernels = Kernels::kAuto;  // kAuto: best the CPU runs
+  // kAuto: best the CPU runs. kAvx512 differs from kAvx2 in the fit's dense kernels only.
+  enum class Kernels { kAuto, kGeneric, kAvx2, kAvx512 } kernels = Kernels::kAuto;
   // forward() through the fused rendering kernels (product, bias and sine in one pass per layer).
   // false: through the training path's products, as before they existed (tests compare the two).
   bool fused_forward = true;
+  // The fit's products for narrow dense layers (width <= 64: the codec's networks) through the
+  // fused kernels (product with bias and sine, or with the sine's backward, in registers; no BLAS
+  // call). false: every dense layer through OpenBLAS sgemm, as before they existed (tests and
+  // `msinr bench fit --compare` compare the two). The environment variable MSINR_CPU_FIT=blas sets
+  // it to false in any process, for measuring the old path in a whole encode (and
+  // MSINR_CPU_KERNELS=generic|avx2|avx512 sets `kernels`).
+  bool fused_fit = true;
 };
 
 class Backend {

@@ -7,6 +7,12 @@
 // or sparse (CSR kernels and a sampled dense-dense product for the weight gradient), chosen per
 // layer by its kept-weight density.
 //
+// Narrow dense layers (the codec's 48-wide networks) skip BLAS in the fit too: at that width
+// OpenBLAS spent a quarter of its time zeroing outputs and packing operands. Their forward is one
+// kernel (product, bias, sine and cosine, the tile of outputs in registers), their input gradient
+// continues through the previous layer's sine in the same pass, and their weight gradient is kept
+// per lane for the whole pass and summed once at its end (cpu/kernels.hpp, dense_*).
+//
 // Rendering (forward() alone: the decoder, and the encoder measuring what the decoder will show)
 // takes another path: per 64-pixel block, each layer is one fused kernel (product in CSR order,
 // bias, sine) with no BLAS call, no zeroed output and no separate activation pass, and rows run
@@ -70,6 +76,7 @@ struct SparseStructure {
 struct LayerPlan {
   LayerView view;
   bool sparse = false;
+  bool fused = false;  // dense and narrow: the fit's fused kernels instead of sgemm
   double density = 1.0;
   SparseStructure s;
 };
@@ -166,6 +173,10 @@ RenderLayer make_render_layer(const LayerView& v, const Mask& mask, const std::v
   return r;
 }
 
+// The widest layer (inputs or outputs) whose dense products go through the fused fit kernels; a
+// wider one (the paper's 256) is where OpenBLAS's packing pays for itself.
+constexpr int kFusedFitMaxWidth = 64;
+
 // Pixels per rendering block: a 48-wide layer's block is 12 KB, so input and output stay in L1.
 constexpr int kRenderBlock = 64;
 
@@ -175,6 +186,7 @@ struct Workspace {
   std::vector<AlignedFloats> cosv;   // per sine layer: cos of the same argument, for backward
   AlignedFloats d0, d1;              // gradient ping-pong buffers, max width x ld
   AlignedFloats grad;                // this thread's gradient accumulator
+  std::vector<AlignedFloats> g8;     // per fused layer: its weight gradient, 8 lanes per weight, for the pass
   // R-operator (Hessian-vector product) companions, allocated on first use.
   std::vector<AlignedFloats> ract;   // per layer: R{output}
   std::vector<AlignedFloats> rs;     // per sine layer: R{w0 (z + b)}
@@ -249,6 +261,7 @@ class CpuEvaluator final : public Evaluator {
     for (std::size_t i = 0; i < v.weight_count(); ++i) kept += mask_[v.weight_offset + i];
     p.density = static_cast<double>(kept) / static_cast<double>(v.weight_count());
     p.sparse = p.density < options_.sparse_below_density;
+    p.fused = options_.fused_fit && !p.sparse && !v.is_relu() && std::max(v.in, v.out) <= kFusedFitMaxWidth;
     if (!p.sparse) return p;
     SparseStructure& s = p.s;
     s.row_ptr.assign(1, 0);
@@ -384,6 +397,7 @@ class CpuEvaluator final : public Evaluator {
       if (grad) {
         if (w.grad.size() != n_params) w.grad.resize(n_params);
         std::fill(w.grad.data(), w.grad.data() + n_params, 0.0f);
+        if (!v) zero_lane_gradients(w);
       }
       if (v) {
         allocate_r_buffers(w);
@@ -395,6 +409,7 @@ class CpuEvaluator final : public Evaluator {
         const int nb = static_cast<int>(std::min<std::size_t>(block_, n_pixels - p0));
         process_block(w, p0, nb, target, grad != nullptr, v != nullptr, out);
       }
+      if (grad && !v) reduce_lane_gradients(w);
     }
     double sse = 0.0;
     for (int t = 0; t < threads; ++t) sse += ws_[static_cast<std::size_t>(t)].sse;
@@ -415,6 +430,23 @@ class CpuEvaluator final : public Evaluator {
       }
     }
     return sse / (static_cast<double>(n_pixels) * layout_.arch().out_features);
+  }
+
+  // The fused layers' per-lane weight gradients, zeroed at the start of a gradient pass and summed
+  // into the thread's gradient at its end.
+  void zero_lane_gradients(Workspace& w) const {
+    if (w.g8.size() != plan_.size()) w.g8.resize(plan_.size());
+    for (std::size_t l = 0; l < plan_.size(); ++l) {
+      if (!plan_[l].fused) continue;
+      const std::size_t n = plan_[l].view.weight_count() * 8;
+      if (w.g8[l].size() != n) w.g8[l].resize(n);
+      else std::fill(w.g8[l].data(), w.g8[l].data() + n, 0.0f);
+    }
+  }
+  void reduce_lane_gradients(Workspace& w) const {
+    for (std::size_t l = 0; l < plan_.size(); ++l)
+      if (plan_[l].fused)
+        k_.reduce_lanes(w.g8[l].data(), w.grad.data() + plan_[l].view.weight_offset, plan_[l].view.weight_count());
   }
 
   // Grid index of the q-th pixel of this pass.
@@ -476,6 +508,11 @@ class CpuEvaluator final : public Evaluator {
       const LayerView& v = lp.view;
       const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
       float* Z = w.act[l].data();
+      if (lp.fused && !rmode && !v.is_relu()) {  // product, bias and activation in one pass
+        k_.dense_forward(v.out, v.in, eff + v.weight_offset, eff + v.bias_offset, v.w0, v.is_sine(), A, Z,
+                         need_cos && v.is_sine() ? w.cosv[l].data() : nullptr, ld);
+        continue;
+      }
       product(lp, false, eff, lp.s.val, lp.s.t_val, A, Z, ld, false);
       if (rmode) {  // R{z} = V a + W R{a}; the coordinates' R{} is zero
         float* RZ = w.ract[l].data();
@@ -555,10 +592,14 @@ class CpuEvaluator final : public Evaluator {
 
     float* g = w.grad.data();
     float* h = rmode ? w.hv.data() : nullptr;
+    bool through_sine = false;  // dcur already went back through layer l's sine (a fused input gradient)
     for (std::size_t l = n_layers; l-- > 0;) {
       const LayerPlan& lp = plan_[l];
       const LayerView& v = lp.view;
-      if (v.is_sine()) {
+      const bool fused = lp.fused && !rmode;
+      if (through_sine) {
+        through_sine = false;
+      } else if (v.is_sine()) {
         if (rmode)
           k_.r_sine_backward(v.out, v.w0, dcur, rcur, w.act[l].data(), w.cosv[l].data(), w.rs[l].data(),
                              g + v.bias_offset, h + v.bias_offset, ld);
@@ -583,6 +624,16 @@ class CpuEvaluator final : public Evaluator {
         }
       }
       const float* A = l == 0 ? w.x.data() : w.act[l - 1].data();
+      if (fused) {
+        k_.dense_weight_grad(v.out, v.in, dcur, A, ld, w.g8[l].data());
+        if (l == 0) break;
+        const LayerView& prev = plan_[l - 1].view;
+        through_sine = prev.is_sine();
+        k_.dense_input_grad(v.out, v.in, eff + v.weight_offset, dcur, prev.w0, through_sine ? w.cosv[l - 1].data() : nullptr,
+                            dnext, g + prev.bias_offset, ld);
+        std::swap(dcur, dnext);
+        continue;
+      }
       weight_gradient(lp, dcur, A, g, ld);
       if (rmode) {  // R{dW} = R{dz} a^T + dz R{a}^T
         weight_gradient(lp, rcur, A, h, ld);
@@ -642,7 +693,8 @@ class CpuBackend final : public Backend {
   Device device() const override { return Device::kCpu; }
   std::string description() const override {
     const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
-    return std::string("cpu (") + k_.name + " kernels, OpenBLAS sgemm, " + std::to_string(threads) + " threads)";
+    return std::string("cpu (") + k_.name + " kernels, " + (options_.fused_fit ? "fused narrow layers, " : "") +
+           "OpenBLAS sgemm, " + std::to_string(threads) + " threads)";
   }
   std::unique_ptr<Evaluator> make_evaluator(const Architecture& arch, const Mask& mask, const Grid& grid) override {
     return std::make_unique<CpuEvaluator>(arch, mask, grid, options_, k_);
@@ -654,6 +706,10 @@ class CpuBackend final : public Backend {
     if (o.kernels == K::kGeneric) return cpu::generic_kernels();
     if (o.kernels == K::kAvx2 && !cpu::cpu_supports_avx2_fma())
       throw Error(ErrorCode::kDevice, "AVX2+FMA kernels requested but this CPU lacks AVX2 or FMA");
+    if (o.kernels == K::kAvx512 && !cpu::cpu_supports_avx512())
+      throw Error(ErrorCode::kDevice, "AVX-512 kernels requested but this CPU lacks AVX-512F/VL, AVX2 or FMA");
+    if (o.kernels == K::kAvx2) return cpu::avx2_kernels();
+    if (cpu::cpu_supports_avx512()) return cpu::avx512_kernels();
     return cpu::cpu_supports_avx2_fma() ? cpu::avx2_kernels() : cpu::generic_kernels();
   }
   CpuBackendOptions options_;
@@ -667,10 +723,26 @@ bool cpu_supports_avx2_fma() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
+bool cpu_supports_avx512() {
+  static const bool ok = cpu_supports_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  return ok;
+}
 }  // namespace cpu
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
-  return std::make_unique<CpuBackend>(options);
+  CpuBackendOptions o = options;
+  // Measurement switches, for side-by-side runs of whole commands: MSINR_CPU_FIT=blas (the fit's
+  // dense layers through OpenBLAS) and MSINR_CPU_KERNELS=generic|avx2|avx512 (the kernel table).
+  if (const char* e = std::getenv("MSINR_CPU_FIT"); e && std::string(e) == "blas") o.fused_fit = false;
+  if (const char* e = std::getenv("MSINR_CPU_KERNELS"); e && *e) {
+    const std::string k(e);
+    using K = CpuBackendOptions::Kernels;
+    if (k == "generic") o.kernels = K::kGeneric;
+    else if (k == "avx2") o.kernels = K::kAvx2;
+    else if (k == "avx512") o.kernels = K::kAvx512;
+    else throw Error(ErrorCode::kInvalidArgument, "MSINR_CPU_KERNELS must be generic, avx2 or avx512, not '" + k + "'");
+  }
+  return std::make_unique<CpuBackend>(o);
 }
 
 }  // namespace msinr

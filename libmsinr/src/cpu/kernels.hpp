@@ -38,12 +38,32 @@ struct KernelTable {
   // weights at col[k] (0 where a row does not keep it). Same values as csr_bias_sine on each row.
   void (*pair_bias_sine)(int pairs, const int* pair_ptr, const int* col, const float* val2, const float* bias,
                          float w0, bool sine, const float* A, float* S, int ld);
+  // Dense products of the fit for narrow layers (the backend uses them up to kFusedFitMaxWidth),
+  // each with what follows it fused in; W is the layer's out x in weights, row-major, masked
+  // weights zero. Sums run over the inner index in ascending order from zero.
+  // Forward: S[o] = sin(w0 t), C[o] = cos(w0 t) (C may be null) with t = (W A)[o] + bias[o] when
+  // `sine`, else S[o] = t (C unused). S must not alias A.
+  void (*dense_forward)(int out, int in, const float* W, const float* bias, float w0, bool sine, const float* A,
+                        float* S, float* C, int ld);
+  // Weight gradient, per lane: G8[(o * in + i) * 8 + j] += sum over the block's pixels p = j mod 8
+  // of dZ[o][p] A[i][p]. The eight lanes are summed once per pass (reduce_lanes), not per block.
+  void (*dense_weight_grad)(int out, int in, const float* dZ, const float* A, int ld, float* G8);
+  // Input gradient: dA[i] = (W^T dZ)[i]; with C (the previous sine layer's cosines) it continues
+  // through that sine as sine_backward does: dA[i] = (W^T dZ)[i] * w0 * C[i], db[i] += its sum.
+  // dA must not alias dZ.
+  void (*dense_input_grad)(int out, int in, const float* W, const float* dZ, float w0, const float* C, float* dA,
+                           float* db, int ld);
+  // g[k] += G8[8k] + ... + G8[8k + 7] for k < n.
+  void (*reduce_lanes)(const float* G8, float* g, std::size_t n);
   // Elementwise sin and cos of n floats (n a multiple of 8); exposed for accuracy tests.
   void (*sincos)(const float* x, float* s, float* c, std::size_t n);
 };
 
 const KernelTable& generic_kernels();
 const KernelTable& avx2_kernels();
+// The AVX2 table with the fit's dense kernels on 16-float vectors (AVX-512F + VL).
+const KernelTable& avx512_kernels();
 bool cpu_supports_avx2_fma();
+bool cpu_supports_avx512();
 
 }  // namespace msinr::cpu
