@@ -816,7 +816,7 @@ class DecodeJob {
     return j < live_row_[static_cast<std::size_t>(strips_[emitted_].ty)] + slack_;
   }
 
-  // Decodes the next tile; called with the lock held and decoding_ claimed, returns with it held.
+  // Decodes the next tile; called with the lock held, returns with it held (on an error, with failed_ set).
   void decode_next(std::unique_lock<std::mutex>& lk, std::vector<float>& scratch) {
     decoding_ = true;
     const std::uint32_t t = decoded_;
@@ -836,9 +836,14 @@ class DecodeJob {
         rethrow_format_error(e, name_);
       }
     } catch (...) {
+      // Failed in the same critical section that gives the decoder up: no other thread may take it
+      // and call the reader again (past its end: a misleading error) before the failure is seen.
       lk.lock();
       decoding_ = false;
-      throw;
+      failed_ = true;
+      if (!error_) error_ = std::current_exception();
+      cv_.notify_all();
+      return;
     }
     lk.lock();
     decoding_ = false;
