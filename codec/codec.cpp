@@ -710,10 +710,11 @@ namespace {
 //  - range decoding: the stream is one adaptive sequence, so tiles decode strictly in order, one at a
 //    time, by whichever thread needs the next tile (or has nothing else to do), while the others render;
 //  - rendering: a thread takes the next unit as soon as its tile's values are decoded and its strip
-//    has a buffer, so it runs up to kSlack strips ahead of the row output;
+//    has a buffer, so it runs up to slack_ strips ahead of the row output;
 //  - row output: the calling thread hands finished strips to `row` in order (it alone calls it, so
 //    a callback needs no locking and what it throws comes back unchanged), rendering in between.
-// Memory: kSlack strip buffers and kSlack tile rows of values, whatever the image size. The pixels
+// Memory: slack_ strip buffers and slack_ tile rows of values (slack_ <= threads + 1, 3 when a strip
+// has at least as many tiles as there are threads), whatever the image size. The pixels
 // are exactly those of a decode tile by tile on one thread: every unit is rendered on the grid it
 // always had, by the same kernels, and the 8-bit values land in fixed places.
 class DecodeJob {
@@ -753,7 +754,10 @@ class DecodeJob {
     workers_ = std::max(1, std::min<int>(budget, static_cast<int>(units_.size())));
     // Fewer units than threads (a one-tile image): the spare threads split each unit's pixels.
     evaluator_threads_ = std::max(1, budget / workers_);
-    slack_ = workers_ == 1 ? 1 : workers_ + 1;
+    // Strips in flight: enough that, beyond the one being handed out, every worker finds a unit
+    // (a strip has the same units as any other), never more than workers + 1.
+    const int per_strip = strips_.empty() ? 1 : std::max(1, strips_.front().units);
+    slack_ = workers_ == 1 ? 1 : std::min(workers_ + 1, 2 + (workers_ + per_strip - 1) / per_strip);
     bands_.assign(static_cast<std::size_t>(slack_),
                   std::vector<std::uint8_t>(static_cast<std::size_t>(max_strip_rows_) * ow_ * 3, 0));
     values_.assign(static_cast<std::size_t>(slack_), std::vector<float>(static_cast<std::size_t>(tiles_x_) * vpt_));
@@ -809,7 +813,7 @@ class DecodeJob {
   }
 
   // Whether tile `t` (the next to decode) may be decoded now: its tile row's values slot must be free
-  // (the row kSlack live rows back fully emitted). Rows with no output decode into scratch.
+  // (the row slack_ live rows back fully emitted). Rows with no output decode into scratch.
   bool may_decode(std::uint32_t t) const {
     const int j = live_row_[t / static_cast<std::uint32_t>(tiles_x_)];
     if (j < 0 || emitted_ >= strips_.size()) return true;

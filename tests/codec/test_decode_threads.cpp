@@ -92,6 +92,18 @@ const std::vector<std::uint8_t>& tiny_file() {  // 100x60: 5 x 3 tiles of 24 (ed
   return bytes;
 }
 
+const std::vector<std::uint8_t>& narrow_file() {  // 20x100: one tile column, 5 tile rows
+  static const std::vector<std::uint8_t> bytes = [] {
+    codec::EncodeOptions o;
+    o.level = tiny_model().levels.front().index;
+    o.device = Device::kCpu;
+    o.steps = 5;
+    o.refit_steps = 0;
+    return encode_image(codec_test::kodim23_crop(20, 100), tiny_model(), o).bytes;
+  }();
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("decode threads: 1 to 4 threads decode the golden file to its recorded pixels, rows in order") {
@@ -124,6 +136,8 @@ TEST_CASE("decode threads: resized decodes are identical on every thread count")
       {&tiny_file(), &tiny_model(), sized(0, 0, 9.0)},   // 216 rows per tile row: one strip each
       {&tiny_file(), &tiny_model(), sized(0, 900)},      // 360 rows per tile row: two strips each
       {&tiny_file(), &tiny_model(), sized(2 * kDecodeChunkCols * 5 + 37, 45)},  // column chunks
+      {&narrow_file(), &tiny_model(), sized(0, 0)},      // one tile per strip: more strips in flight
+      {&narrow_file(), &tiny_model(), sized(0, 0, 13.0)},  // and two strips per tile row
   };
   for (const Case& c : cases) {
     CAPTURE(c.o.width);
