@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <cmath>
 #include <mutex>
@@ -699,6 +701,284 @@ void check_decode_pixels(std::uint64_t w, std::uint64_t h, std::uint64_t max_pix
 }
 }  // namespace
 
+namespace {
+
+// Renders a decode's output rows from a TileReader, on `threads` threads, each rendering whole tiles
+// on an evaluator of its own (one thread each), so threads meet only to hand out work, not at a
+// barrier per tile. The work goes in units, one tile's part of one output strip (a strip is a tile
+// row's output rows, at most kDecodeStripRows of them), in output order. Three things overlap:
+//  - range decoding: the stream is one adaptive sequence, so tiles decode strictly in order, one at a
+//    time, by whichever thread needs the next tile (or has nothing else to do), while the others render;
+//  - rendering: a thread takes the next unit as soon as its tile's values are decoded and its strip
+//    has a buffer, so it runs up to slack_ strips ahead of the row output;
+//  - row output: the calling thread hands finished strips to `row` in order (it alone calls it, so
+//    a callback needs no locking and what it throws comes back unchanged), rendering in between.
+// Memory: slack_ strip buffers and slack_ tile rows of values (slack_ <= threads + 1, 3 when a strip
+// has at least as many tiles as there are threads), whatever the image size. The pixels
+// are exactly those of a decode tile by tile on one thread: every unit is rendered on the grid it
+// always had, by the same kernels, and the 8-bit values land in fixed places.
+class DecodeJob {
+ public:
+  DecodeJob(const Model& model, const MetaLevel& level, const std::vector<std::uint32_t>& stored, bool offsets,
+            const std::string& name, format::TileReader& reader, int W, int H, int ow, int oh, int threads)
+      : model_(model), level_(level), stored_(stored), offsets_(offsets), name_(name), reader_(reader), W_(W), H_(H),
+        ow_(ow), oh_(oh), T_(model.tile_size), tiles_x_((W + T_ - 1) / T_), tiles_y_((H + T_ - 1) / T_),
+        tile_count_(reader.header().tile_count), vpt_(stored.size()) {
+    // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
+    const auto col_ranges = ranges(ow_, W_, tiles_x_), row_ranges = ranges(oh_, H_, tiles_y_);
+    live_row_.assign(static_cast<std::size_t>(tiles_y_), -1);
+    int live = 0;
+    for (int ty = 0; ty < tiles_y_; ++ty) {
+      const auto [ry0, ry1] = row_ranges[static_cast<std::size_t>(ty)];
+      if (ry1 < ry0) continue;
+      live_row_[static_cast<std::size_t>(ty)] = live++;
+      // A tile row's output rows go in strips of at most kDecodeStripRows (one strip when the band is
+      // that short, so native decodes render each tile on its whole grid).
+      for (int sy0 = ry0; sy0 <= ry1; sy0 += kDecodeStripRows) {
+        Strip st{ty, sy0, std::min(ry1, sy0 + kDecodeStripRows - 1), 0};
+        for (int tx = 0; tx < tiles_x_; ++tx) {
+          const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
+          if (cx1 < cx0) continue;
+          units_.push_back({static_cast<int>(strips_.size()), tx, cx0, cx1});
+          ++st.units;
+        }
+        max_strip_rows_ = std::max(max_strip_rows_, st.y1 - st.y0 + 1);
+        strips_.push_back(st);
+      }
+    }
+    unstored_.resize(ParamLayout(model_.arch).param_count());
+    unstored_params(model_, level_, unstored_);
+    remaining_.resize(strips_.size());
+    for (std::size_t s = 0; s < strips_.size(); ++s) remaining_[s] = strips_[s].units;
+    const int budget = threads > 0 ? threads : std::max(1, omp_get_max_threads());
+    workers_ = std::max(1, std::min<int>(budget, static_cast<int>(units_.size())));
+    // Fewer units than threads (a one-tile image): the spare threads split each unit's pixels.
+    evaluator_threads_ = std::max(1, budget / workers_);
+    // Strips in flight: enough that, beyond the one being handed out, every worker finds a unit
+    // (a strip has the same units as any other), never more than workers + 1.
+    const int per_strip = strips_.empty() ? 1 : std::max(1, strips_.front().units);
+    slack_ = workers_ == 1 ? 1 : std::min(workers_ + 1, 2 + (workers_ + per_strip - 1) / per_strip);
+    bands_.assign(static_cast<std::size_t>(slack_),
+                  std::vector<std::uint8_t>(static_cast<std::size_t>(max_strip_rows_) * ow_ * 3, 0));
+    values_.assign(static_cast<std::size_t>(slack_), std::vector<float>(static_cast<std::size_t>(tiles_x_) * vpt_));
+  }
+
+  void run(const std::function<void(int, const std::uint8_t*)>& row) {
+    std::vector<std::thread> pool;
+    try {
+      for (int w = 1; w < workers_; ++w) pool.emplace_back([this] { work(nullptr); });
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    work(&row);
+    for (auto& t : pool) t.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Strip {
+    int ty, y0, y1;  // tile row, output rows (inclusive)
+    int units;
+  };
+  struct Unit {
+    int strip, tx, x0, x1;  // output columns x0..x1 (inclusive) of tile column tx
+  };
+  // One worker's engine: evaluators (one thread each) by grid, and buffers.
+  struct Worker {
+    std::unique_ptr<Backend> backend;
+    std::vector<std::pair<Grid, std::unique_ptr<Evaluator>>> evaluators;
+    std::vector<float> params, out;
+  };
+
+  std::vector<std::pair<int, int>> ranges(int n, int N, int tiles) const {
+    auto source_pos = [](int i, int n, int N) { return source_position(i, n, N); };
+    std::vector<std::pair<int, int>> r(static_cast<std::size_t>(tiles), {0, -1});
+    for (int i = 0; i < n; ++i) {
+      const int t = std::min(tiles - 1, static_cast<int>(std::floor(source_pos(i, n, N) / T_)));
+      auto& p = r[static_cast<std::size_t>(t)];
+      if (p.second < p.first) p.first = i;
+      p.second = i;
+    }
+    return r;
+  }
+  static double source_position(int i, int n, int N) {
+    return n <= 1 ? (N - 1) / 2.0 : static_cast<double>(i) * (N - 1) / (n - 1);
+  }
+
+  void fail(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = e;
+    failed_ = true;
+    cv_.notify_all();
+  }
+
+  // Whether tile `t` (the next to decode) may be decoded now: its tile row's values slot must be free
+  // (the row slack_ live rows back fully emitted). Rows with no output decode into scratch.
+  bool may_decode(std::uint32_t t) const {
+    const int j = live_row_[t / static_cast<std::uint32_t>(tiles_x_)];
+    if (j < 0 || emitted_ >= strips_.size()) return true;
+    return j < live_row_[static_cast<std::size_t>(strips_[emitted_].ty)] + slack_;
+  }
+
+  // Decodes the next tile; called with the lock held, returns with it held (on an error, with failed_ set).
+  void decode_next(std::unique_lock<std::mutex>& lk, std::vector<float>& scratch) {
+    decoding_ = true;
+    const std::uint32_t t = decoded_;
+    const int j = live_row_[t / static_cast<std::uint32_t>(tiles_x_)];
+    lk.unlock();
+    try {
+      float* dst;
+      if (j < 0) {
+        scratch.resize(vpt_);
+        dst = scratch.data();
+      } else {
+        dst = &values_[static_cast<std::size_t>(j % slack_)][(t % static_cast<std::uint32_t>(tiles_x_)) * vpt_];
+      }
+      try {
+        reader_.next_tile(std::span<float>(dst, vpt_));
+      } catch (const format::FormatError& e) {
+        rethrow_format_error(e, name_);
+      }
+    } catch (...) {
+      // Failed in the same critical section that gives the decoder up: no other thread may take it
+      // and call the reader again (past its end: a misleading error) before the failure is seen.
+      lk.lock();
+      decoding_ = false;
+      failed_ = true;
+      if (!error_) error_ = std::current_exception();
+      cv_.notify_all();
+      return;
+    }
+    lk.lock();
+    decoding_ = false;
+    ++decoded_;
+    cv_.notify_all();
+  }
+
+  Evaluator& evaluator_for(Worker& wk, const Grid& g) {
+    for (auto& [eg, ev] : wk.evaluators)
+      if (eg.rows == g.rows && eg.cols == g.cols && eg.row_lo == g.row_lo && eg.row_hi == g.row_hi &&
+          eg.col_lo == g.col_lo && eg.col_hi == g.col_hi)
+        return *ev;
+    if (wk.evaluators.size() >= 16) wk.evaluators.erase(wk.evaluators.begin());  // a resized decode's grids rarely repeat
+    wk.evaluators.emplace_back(g, wk.backend->make_evaluator(model_.arch, level_.mask, g));
+    return *wk.evaluators.back().second;
+  }
+
+  // Renders one unit into its strip's band (no lock held: the unit's values and band columns are its own).
+  void render(Worker& wk, const Unit& u) {
+    const Strip& st = strips_[static_cast<std::size_t>(u.strip)];
+    const int ty = st.ty, tx = u.tx, sy0 = st.y0, sy1 = st.y1;
+    const float* values = &values_[static_cast<std::size_t>(live_row_[static_cast<std::size_t>(ty)] % slack_)]
+                                  [static_cast<std::size_t>(tx) * vpt_];
+    std::uint8_t* band = bands_[static_cast<std::size_t>(u.strip % slack_)].data();
+    std::copy(unstored_.begin(), unstored_.end(), wk.params.begin());
+    for (std::size_t k = 0; k < vpt_; ++k)
+      wk.params[stored_[k]] = offsets_ ? level_.init[stored_[k]] + values[k] : values[k];
+    for (int kx0 = u.x0; kx0 <= u.x1; kx0 += kDecodeChunkCols) {
+      const int kx1 = std::min(u.x1, kx0 + kDecodeChunkCols - 1);
+      Grid g;
+      g.rows = sy1 - sy0 + 1;
+      g.cols = kx1 - kx0 + 1;
+      g.row_lo = static_cast<float>(tile_coord(source_position(sy0, oh_, H_) - ty * T_, T_));
+      g.row_hi = static_cast<float>(tile_coord(source_position(sy1, oh_, H_) - ty * T_, T_));
+      g.col_lo = static_cast<float>(tile_coord(source_position(kx0, ow_, W_) - tx * T_, T_));
+      g.col_hi = static_cast<float>(tile_coord(source_position(kx1, ow_, W_) - tx * T_, T_));
+      wk.out.resize(g.pixels() * 3);
+      evaluator_for(wk, g).forward(wk.params.data(), wk.out.data());
+      const std::size_t row_values = static_cast<std::size_t>(g.cols) * 3;
+      for (int y = 0; y < g.rows; ++y) {
+        const float* src = &wk.out[static_cast<std::size_t>(y) * row_values];
+        std::uint8_t* dst = &band[(static_cast<std::size_t>(y) * ow_ + kx0) * 3];
+        for (std::size_t i = 0; i < row_values; ++i) dst[i] = to_8bit(src[i]);
+      }
+    }
+  }
+
+  // One thread's loop; worker 0 is the calling thread and the only one that emits rows.
+  void work(const std::function<void(int, const std::uint8_t*)>* row) {
+    try {
+      Worker wk;
+      CpuBackendOptions o;
+      o.threads = evaluator_threads_;
+      wk.backend = make_cpu_backend(o);
+      wk.params.resize(unstored_.size());
+      std::vector<float> scratch;
+      std::unique_lock<std::mutex> lk(mutex_);
+      while (!failed_) {
+        if (row != nullptr && emitted_ < strips_.size() && remaining_[emitted_] == 0) {
+          const Strip& st = strips_[emitted_];
+          const std::uint8_t* band = bands_[emitted_ % static_cast<std::size_t>(slack_)].data();
+          lk.unlock();
+          for (int y = st.y0; y <= st.y1; ++y) (*row)(y, &band[static_cast<std::size_t>(y - st.y0) * ow_ * 3]);
+          lk.lock();
+          ++emitted_;
+          cv_.notify_all();
+          continue;
+        }
+        if (next_unit_ < units_.size()) {
+          const Unit& u = units_[next_unit_];
+          const std::uint32_t tile = static_cast<std::uint32_t>(strips_[static_cast<std::size_t>(u.strip)].ty) * tiles_x_ + u.tx;
+          if (static_cast<std::size_t>(u.strip) < emitted_ + static_cast<std::size_t>(slack_)) {
+            if (tile < decoded_) {
+              ++next_unit_;
+              lk.unlock();
+              render(wk, u);
+              lk.lock();
+              if (--remaining_[static_cast<std::size_t>(u.strip)] == 0) cv_.notify_all();
+              continue;
+            }
+            if (!decoding_) {  // the unit's tile comes next (or soon): decode it
+              decode_next(lk, scratch);
+              continue;
+            }
+          }
+        }
+        // Nothing to render now: decode ahead while the values have somewhere to go.
+        if (!decoding_ && decoded_ < tile_count_ && may_decode(decoded_)) {
+          decode_next(lk, scratch);
+          continue;
+        }
+        const bool rendered = next_unit_ == units_.size() && decoded_ == tile_count_ && !decoding_;
+        if (rendered && (row == nullptr || emitted_ == strips_.size())) break;
+        cv_.wait(lk);
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+
+  const Model& model_;
+  const MetaLevel& level_;
+  const std::vector<std::uint32_t>& stored_;
+  const bool offsets_;
+  const std::string& name_;
+  format::TileReader& reader_;
+  const int W_, H_, ow_, oh_, T_, tiles_x_, tiles_y_;
+  const std::uint32_t tile_count_;
+  const std::size_t vpt_;
+
+  std::vector<float> unstored_;  // a tile's parameters before its stored values go in
+  std::vector<int> live_row_;  // per tile row: its index among the rows with output, -1 for none
+  std::vector<Strip> strips_;
+  std::vector<Unit> units_;
+  int max_strip_rows_ = 1;
+  int workers_ = 1, evaluator_threads_ = 1, slack_ = 1;
+  std::vector<std::vector<std::uint8_t>> bands_;  // strip s renders into bands_[s % slack_]
+  std::vector<std::vector<float>> values_;        // live tile row j's values in values_[j % slack_]
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  // Under mutex_:
+  bool failed_ = false, decoding_ = false;
+  std::exception_ptr error_;
+  std::size_t next_unit_ = 0, emitted_ = 0;
+  std::uint32_t decoded_ = 0;
+  std::vector<int> remaining_;  // per strip: units not yet rendered
+};
+
+}  // namespace
+
 void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& opt, const std::function<void(int, const std::uint8_t*)>& row,
                  const std::function<void(int, int)>& size) {
@@ -738,97 +1018,29 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
                                          "'s tensors");
   // The payload grows with the native size, so the pixel limit bounds it too.
   check_decode_pixels(h.width, h.height, opt.max_pixels, name + ": the encoded image");
-  const int W = static_cast<int>(h.width), H = static_cast<int>(h.height), T = model.tile_size;
+  const int W = static_cast<int>(h.width), H = static_cast<int>(h.height);
   int ow = 0, oh = 0;
   output_size(opt, W, H, ow, oh);
   check_decode_pixels(static_cast<std::uint64_t>(ow), static_cast<std::uint64_t>(oh), opt.max_pixels, "output size");
 
-  // Only now the payload, with limits tightened to exactly what the model allows.
+  // Only now the payload, with limits tightened to exactly what the model allows. Every check of the
+  // file runs here (its CRC-32C and the payload's; fp16: the values themselves); a quantized
+  // payload's range decoding then runs tile by tile while earlier tiles render.
   format::ReadLimits limits;
   limits.max_values_per_tile = static_cast<std::uint32_t>(stored.size());
   limits.max_tile_size = static_cast<std::uint32_t>(model.tile_size);
   limits.max_level = h.level;
   limits.max_payload_raw_bytes = static_cast<std::uint64_t>(h.tile_count) * stored.size() * 2;
-  format::Container c;
+  std::optional<format::TileReader> reader;
   try {
-    c = format::read_container(bytes, limits);
+    reader.emplace(bytes, limits);
   } catch (const format::FormatError& e) {
     rethrow_format_error(e, name);
   }
-  const int tiles_x = (W + T - 1) / T, tiles_y = (H + T - 1) / T;
   if (size) size(ow, oh);
 
-  // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
-  auto source_pos = [](int i, int n, int N) { return n <= 1 ? (N - 1) / 2.0 : static_cast<double>(i) * (N - 1) / (n - 1); };
-  auto tile_of = [&](double s, int tiles) { return std::min(tiles - 1, static_cast<int>(std::floor(s / T))); };
-  // Output index ranges that fall into each tile column / row.
-  auto ranges = [&](int n, int N, int tiles) {
-    std::vector<std::pair<int, int>> r(static_cast<std::size_t>(tiles), {0, -1});
-    for (int i = 0; i < n; ++i) {
-      const int t = tile_of(source_pos(i, n, N), tiles);
-      auto& p = r[static_cast<std::size_t>(t)];
-      if (p.second < p.first) p.first = i;
-      p.second = i;
-    }
-    return r;
-  };
-  const auto col_ranges = ranges(ow, W, tiles_x), row_ranges = ranges(oh, H, tiles_y);
-  CpuBackendOptions cpu_opt;
-  cpu_opt.threads = opt.threads;
-  auto backend = make_cpu_backend(cpu_opt);
-  // One evaluator per distinct grid (a native decode has at most four: interior, right and bottom
-  // edges, corner), not one per tile: making one plans every layer and allocates its buffers.
-  std::vector<std::pair<Grid, std::unique_ptr<Evaluator>>> evaluators;
-  auto evaluator_for = [&](const Grid& g) -> Evaluator& {
-    for (auto& [eg, ev] : evaluators)
-      if (eg.rows == g.rows && eg.cols == g.cols && eg.row_lo == g.row_lo && eg.row_hi == g.row_hi &&
-          eg.col_lo == g.col_lo && eg.col_hi == g.col_hi)
-        return *ev;
-    if (evaluators.size() >= 16) evaluators.erase(evaluators.begin());  // a resized decode's grids rarely repeat
-    evaluators.emplace_back(g, backend->make_evaluator(model.arch, level.mask, g));
-    return *evaluators.back().second;
-  };
-  std::vector<float> params(layout.param_count());
-  std::vector<std::uint8_t> band;
-  std::vector<float> out;
-  for (int ty = 0; ty < tiles_y; ++ty) {
-    const auto [ry0, ry1] = row_ranges[static_cast<std::size_t>(ty)];
-    if (ry1 < ry0) continue;
-    // A tile row's output rows go in strips of at most kDecodeStripRows (one strip when the band is
-    // that short, so native decodes render exactly as before).
-    for (int sy0 = ry0; sy0 <= ry1; sy0 += kDecodeStripRows) {
-      const int sy1 = std::min(ry1, sy0 + kDecodeStripRows - 1);
-      const int band_rows = sy1 - sy0 + 1;
-      band.assign(static_cast<std::size_t>(band_rows) * ow * 3, 0);
-      for (int tx = 0; tx < tiles_x; ++tx) {
-        const auto [cx0, cx1] = col_ranges[static_cast<std::size_t>(tx)];
-        if (cx1 < cx0) continue;
-        const std::size_t t = static_cast<std::size_t>(ty) * tiles_x + tx;
-        unstored_params(model, level, params);
-        for (std::size_t k = 0; k < stored.size(); ++k)
-          params[stored[k]] = offsets ? level.init[stored[k]] + c.values[t * stored.size() + k] : c.values[t * stored.size() + k];
-        for (int kx0 = cx0; kx0 <= cx1; kx0 += kDecodeChunkCols) {
-          const int kx1 = std::min(cx1, kx0 + kDecodeChunkCols - 1);
-          Grid g;
-          g.rows = band_rows;
-          g.cols = kx1 - kx0 + 1;
-          g.row_lo = static_cast<float>(tile_coord(source_pos(sy0, oh, H) - ty * T, T));
-          g.row_hi = static_cast<float>(tile_coord(source_pos(sy1, oh, H) - ty * T, T));
-          g.col_lo = static_cast<float>(tile_coord(source_pos(kx0, ow, W) - tx * T, T));
-          g.col_hi = static_cast<float>(tile_coord(source_pos(kx1, ow, W) - tx * T, T));
-          out.resize(g.pixels() * 3);
-          evaluator_for(g).forward(params.data(), out.data());
-          const std::size_t row_values = static_cast<std::size_t>(g.cols) * 3;
-          for (int y = 0; y < g.rows; ++y) {
-            const float* src = &out[static_cast<std::size_t>(y) * row_values];
-            std::uint8_t* dst = &band[(static_cast<std::size_t>(y) * ow + kx0) * 3];
-            for (std::size_t i = 0; i < row_values; ++i) dst[i] = to_8bit(src[i]);
-          }
-        }
-      }
-      for (int y = 0; y < band_rows; ++y) row(sy0 + y, &band[static_cast<std::size_t>(y) * ow * 3]);
-    }
-  }
+  DecodeJob job{model, level, stored, offsets, name, *reader, W, H, ow, oh, opt.threads};
+  job.run(row);
 }
 
 Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,

@@ -84,13 +84,19 @@ ContainerInfo read_info(std::span<const std::uint8_t> bytes, const std::string& 
 // Output size for these options on an image of width x height (validated against the limits).
 void output_size(const DecodeOptions& options, int width, int height, int& out_width, int& out_height);
 
-// Renders row by row: `row` receives each output row (out_width * 3 bytes) in order. Every header
-// count (tile size, level, values per tile, quantizer groups) is checked against the model before
-// the payload is decompressed, and the payload is then read with limits tightened to the model's
-// counts; rendering goes in strips of at most kDecodeStripRows rows, so memory stays bounded by the
-// payload plus O(out_width x kDecodeStripRows). Refuses a file made with another model.
-// `size`, when given, is told the output size once: after every check and the payload's read, before
-// the first row (so a caller needs no second look at the header).
+// Renders row by row: `row` receives each output row (out_width * 3 bytes) in order, always on the
+// calling thread. Every header count (tile size, level, values per tile, quantizer groups) is
+// checked against the model before the payload is decompressed, and the payload is then read with
+// limits tightened to the model's counts. Rendering goes in strips of at most kDecodeStripRows
+// rows; with options.threads > 1 each thread renders whole tiles, a few strips ahead of the rows
+// handed out, and a quantized payload is range-decoded tile by tile as rendering needs it (a
+// fp16 payload is decompressed whole first, as before). Memory stays O(threads x out_width x
+// kDecodeStripRows) plus a few tile rows of values (fp16: plus the payload). The pixels do not
+// depend on the thread count. Refuses a file made with another model.
+// `size`, when given, is told the output size once: after every check of the file's framing, sizes
+// and both CRC-32Cs (and for fp16 its values), before the first row (so a caller needs no second
+// look at the header). A quantized stream that is damaged behind valid checksums (a crafted file,
+// or a writer's bug) is only noticed by the range decoder, so its kCorrupt can come after some rows.
 void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, const Model& model,
                  const DecodeOptions& options, const std::function<void(int y, const std::uint8_t* rgb)>& row,
                  const std::function<void(int out_width, int out_height)>& size = {});

@@ -280,25 +280,27 @@ ContainerHeader peek_header(std::span<const std::uint8_t> bytes, const ReadLimit
   return parsed.header;
 }
 
-Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
+struct TileReader::State {
+  ContainerHeader header;
+  std::uint32_t tiles_read = 0;
+  // kQuantized: the range decoder over the payload.
+  std::unique_ptr<entropy::SymbolDecoder> symbols;
+  std::vector<std::int32_t> scratch;  // a tile's integers when the caller wants only the values
+  // kFp16: the whole payload, decompressed and checked by the constructor.
+  std::vector<std::uint16_t> halves;
+};
+
+TileReader::TileReader(std::span<const std::uint8_t> bytes, const ReadLimits& limits) : state_(std::make_unique<State>()) {
   Parsed parsed = parse(bytes, limits);
-  const ContainerHeader& h = parsed.header;
+  const ContainerHeader& h = state_->header = parsed.header;
   if (h.precision == Precision::kQuantized) {
     const std::uint32_t crc = crc32c(parsed.frame);
     if (crc != h.payload_crc && detail::kEnforceChecksums) {
       fail(FormatErrorCode::kChecksum, "container payload checksum mismatch (CRC-32C stored " +
                                            detail::hex32(h.payload_crc) + ", computed " + detail::hex32(crc) + ")");
     }
-    Container out;
-    out.header = h;
-    out.symbols = entropy::decode_symbols(parsed.frame, groups_of_values(h), static_cast<int>(h.group_sizes.size()));
-    out.values.resize(out.symbols.size());
-    std::size_t i = 0;
-    for (std::uint32_t t = 0; t < h.tile_count; ++t)
-      for (std::size_t g = 0; g < h.group_sizes.size(); ++g)
-        for (std::uint32_t k = 0; k < h.group_sizes[g]; ++k, ++i)
-          out.values[i] = static_cast<float>(out.symbols[i]) * h.quant_steps[g];
-    return out;
+    state_->symbols = std::make_unique<entropy::SymbolDecoder>(parsed.frame, static_cast<int>(h.group_sizes.size()));
+    return;
   }
   const std::vector<std::uint8_t> raw = detail::zstd_decompress_exact(parsed.frame, h.payload_raw_size, kKind);
   const std::uint32_t crc = crc32c(raw);
@@ -307,7 +309,8 @@ Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& 
                                          detail::hex32(h.payload_crc) + ", computed " + detail::hex32(crc) + ")");
   }
   const std::size_t count = raw.size() / 2;
-  std::vector<std::uint16_t> halves(count);
+  std::vector<std::uint16_t>& halves = state_->halves;
+  halves.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     halves[i] = detail::get_le16(raw.data() + 2 * i);
     if (!half_is_finite(halves[i])) {
@@ -315,10 +318,58 @@ Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& 
                                           detail::hex32(halves[i]) + ")");
     }
   }
+}
+
+TileReader::~TileReader() = default;
+TileReader::TileReader(TileReader&&) noexcept = default;
+TileReader& TileReader::operator=(TileReader&&) noexcept = default;
+
+const ContainerHeader& TileReader::header() const { return state_->header; }
+std::uint32_t TileReader::tiles_read() const { return state_->tiles_read; }
+
+void TileReader::next_tile(std::span<float> values, std::span<std::int32_t> symbols) {
+  State& s = *state_;
+  const ContainerHeader& h = s.header;
+  const std::size_t n = h.values_per_tile;
+  if (s.tiles_read >= h.tile_count) fail(FormatErrorCode::kInvalidArgument, "TileReader: every tile has been read");
+  if (values.size() != n || (!symbols.empty() && (symbols.size() != n || h.precision != Precision::kQuantized))) {
+    fail(FormatErrorCode::kInvalidArgument, "TileReader: a tile has " + str(n) + " values; spans of " +
+                                                str(values.size()) + " and " + str(symbols.size()) + " given");
+  }
+  if (h.precision == Precision::kQuantized) {
+    if (symbols.empty()) {
+      s.scratch.resize(n);
+      symbols = s.scratch;
+    }
+    std::size_t i = 0;
+    for (std::size_t g = 0; g < h.group_sizes.size(); ++g) {
+      const std::span<std::int32_t> run = symbols.subspan(i, h.group_sizes[g]);
+      s.symbols->next(static_cast<std::uint16_t>(g), run);
+      const float step = h.quant_steps[g];
+      for (std::size_t k = 0; k < run.size(); ++k) values[i + k] = static_cast<float>(run[k]) * step;
+      i += run.size();
+    }
+    if (++s.tiles_read == h.tile_count) s.symbols->finish();
+    return;
+  }
+  halves_to_floats(std::span<const std::uint16_t>(s.halves).subspan(static_cast<std::size_t>(s.tiles_read) * n, n), values);
+  ++s.tiles_read;
+}
+
+Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
+  TileReader reader(bytes, limits);
   Container out;
-  out.header = h;
-  out.values.resize(count);
-  halves_to_floats(halves, out.values);
+  out.header = reader.header();
+  const ContainerHeader& h = out.header;
+  const std::size_t n = h.values_per_tile;
+  out.values.resize(static_cast<std::size_t>(h.tile_count) * n);
+  const bool quantized = h.precision == Precision::kQuantized;
+  if (quantized) out.symbols.resize(out.values.size());
+  for (std::uint32_t t = 0; t < h.tile_count; ++t) {
+    const std::size_t at = static_cast<std::size_t>(t) * n;
+    reader.next_tile(std::span<float>(out.values).subspan(at, n),
+                     quantized ? std::span<std::int32_t>(out.symbols).subspan(at, n) : std::span<std::int32_t>{});
+  }
   return out;
 }
 

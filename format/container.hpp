@@ -9,6 +9,7 @@
 // of its biases. The format layer only counts values; what they mean is the codec's business.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -100,6 +101,34 @@ std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& heade
 // zstd frame, decompressed size, payload CRC-32C, every value finite). Throws FormatError:
 // kCorrupt, kChecksum, kUnsupported (newer version, other precision or channel count) or kLimit.
 Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits = {});
+
+// read_container tile by tile, for a reader that uses each tile's values as they come instead of
+// holding them all (the codec renders tiles while later ones are still being decoded). The
+// constructor runs every check read_container runs before it decodes a value: magic, version,
+// header, limits, the file's CRC-32C, the payload's CRC-32C (fp16: the zstd frame is decompressed
+// and every value checked, all up front). next_tile() then yields the next tile's values, exactly
+// read_container's. A quantized payload is range-decoded as the tiles are asked for, so damage inside
+// the coded stream (which a writer's bug or a crafted file with matching CRCs can carry) throws
+// FormatError(kCorrupt) from the next_tile that reaches it, or from the last one, which checks the
+// coder's flush and that no bytes are left over. `bytes` must outlive the reader.
+class TileReader {
+ public:
+  explicit TileReader(std::span<const std::uint8_t> bytes, const ReadLimits& limits = {});
+  ~TileReader();
+  TileReader(TileReader&&) noexcept;
+  TileReader& operator=(TileReader&&) noexcept;
+
+  const ContainerHeader& header() const;
+  std::uint32_t tiles_read() const;
+  // The next tile's header().values_per_tile values into `values` (as Container::values), and for a
+  // quantized payload its integers into `symbols` when that is not empty. Throws
+  // FormatError(kInvalidArgument) on wrong span sizes or when every tile has been read.
+  void next_tile(std::span<float> values, std::span<std::int32_t> symbols = {});
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Everything read_container checks except decompressing the payload (so the payload CRC and the
 // values are not checked): for `msinr info`.

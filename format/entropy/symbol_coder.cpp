@@ -145,6 +145,32 @@ std::vector<std::int32_t> decode_symbols(std::span<const std::uint8_t> bytes, st
   return symbols;
 }
 
+struct SymbolDecoder::State {
+  State(std::span<const std::uint8_t> bytes, int groups) : contexts(groups), decoder(bytes), group_count(groups) {}
+  ContextTable contexts;
+  RangeDecoder decoder;
+  int group_count;
+};
+
+SymbolDecoder::SymbolDecoder(std::span<const std::uint8_t> bytes, int group_count) {
+  check_groups({}, group_count);
+  state_ = std::make_unique<State>(bytes, group_count);
+}
+SymbolDecoder::~SymbolDecoder() = default;
+SymbolDecoder::SymbolDecoder(SymbolDecoder&&) noexcept = default;
+SymbolDecoder& SymbolDecoder::operator=(SymbolDecoder&&) noexcept = default;
+
+void SymbolDecoder::next(std::uint16_t group, std::span<std::int32_t> out) {
+  if (group >= state_->group_count) {
+    invalid("group " + std::to_string(group) + " is not below group_count " + std::to_string(state_->group_count));
+  }
+  GroupContexts& g = state_->contexts[group];
+  RangeDecoder& d = state_->decoder;
+  for (std::int32_t& s : out) s = get_symbol(d, g);
+}
+
+void SymbolDecoder::finish() const { state_->decoder.finish(); }
+
 double empirical_entropy_bits(std::span<const std::int32_t> symbols, std::span<const std::uint16_t> group_of,
                               int group_count) {
   check_symbols(symbols, group_of, group_count);

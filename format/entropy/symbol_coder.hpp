@@ -10,6 +10,7 @@
 // The stream carries no header and no count: the caller stores its byte length and knows the symbol
 // count and groups (group_of). It is at least 4 bytes (the coder's flush), even for no symbols.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -32,6 +33,27 @@ std::vector<std::uint8_t> encode_symbols(std::span<const std::int32_t> symbols, 
 // 48 binary decisions per symbol, and allocates O(group_of.size()) memory (plus a 4096-entry table).
 std::vector<std::int32_t> decode_symbols(std::span<const std::uint8_t> bytes, std::span<const std::uint16_t> group_of,
                                          int group_count);
+
+// decode_symbols one run of symbols at a time, for a caller that uses them as they come (the codec
+// renders tile after tile while the rest of the stream is still coded). The same decoder and the
+// same checks: next() throws FormatError(kCorrupt) where decode_symbols would, finish() checks what
+// decode_symbols checks after its last symbol.
+class SymbolDecoder {
+ public:
+  // Throws kInvalidArgument when group_count is not in [1, kMaxGroupCount], kCorrupt on bad first bytes.
+  SymbolDecoder(std::span<const std::uint8_t> bytes, int group_count);
+  ~SymbolDecoder();
+  SymbolDecoder(SymbolDecoder&&) noexcept;
+  SymbolDecoder& operator=(SymbolDecoder&&) noexcept;
+  // Decodes out.size() symbols of context group `group` (kInvalidArgument unless < group_count).
+  void next(std::uint16_t group, std::span<std::int32_t> out);
+  // Throws FormatError(kCorrupt) unless the stream ended exactly at the encoder's flush.
+  void finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Order-0 empirical entropy in bits: per group, -sum over distinct values of count * log2(count / n_group),
 // summed over groups. Same argument checks as encode_symbols.

@@ -180,11 +180,14 @@ class MSINR_API Decoder {
     return decode(bytes.data(), bytes.size(), options);
   }
   // Renders row by row, for output that streams (a PNG written as it decodes): `row(y, rgb)` gets
-  // each output row, y = 0 .. height - 1 in order, width * 3 bytes valid during the call. Memory
-  // stays at the payload plus O(width x 256 rows), whatever the output size. `on_size(width,
-  // height)`, when given, is told the output size once: after every check of the file and before the
-  // first row. The pixels are decode()'s. Errors as decode(), naming `name` (the input, e.g. its file
-  // name); what a callback throws propagates unchanged.
+  // each output row, y = 0 .. height - 1 in order, width * 3 bytes valid during the call, always on
+  // the calling thread. Memory stays at O(threads x width x 256 rows) plus a few tile rows of the
+  // payload, whatever the output size. `on_size(width, height)`, when given, is told the output
+  // size once: after every check of the file's framing, sizes and checksums, and before the first
+  // row (a coded stream damaged behind valid checksums, which only a crafted file carries, is found
+  // while decoding: its kCorrupt may follow some rows). The pixels are decode()'s, on any thread
+  // count. Errors as decode(), naming `name` (the input, e.g. its file name); what a callback throws
+  // propagates unchanged.
   void decode_rows(const std::uint8_t* data, std::size_t size, const DecodeOptions& options,
                    const std::function<void(int y, const std::uint8_t* rgb)>& row,
                    const std::function<void(int width, int height)>& on_size = {},
