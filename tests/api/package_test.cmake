@@ -13,7 +13,7 @@ file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 foreach(f include/msinr/msinr.hpp include/msinr/msinr.h include/msinr/error.hpp include/msinr/export.h
-          include/msinr/version.h lib/libmsinr.a share/msinr/natural.msm share/msinr/faces.msm share/msinr/paper-faces.msm bin/msinr
+          include/msinr/version.h lib/libmsinr.a share/msinr/natural.msm share/msinr/faces.msm share/msinr/paper-faces.msm share/msinr/natural-2026-12-01.msm bin/msinr
           lib/cmake/msinr/msinrConfig.cmake lib/cmake/msinr/msinrConfigVersion.cmake lib/pkgconfig/msinr.pc)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${f}")

@@ -27,7 +27,7 @@ namespace {
 constexpr std::uint32_t kGolden23Crc = 0xcca31aefu;  // tests/codec/test_golden.cpp
 
 const Model& natural_model() {
-  static const Model model = load_model(std::string(MSINR_SOURCE_DIR) + "/codec/models/natural.msm");
+  static const Model model = load_model(std::string(MSINR_SOURCE_DIR) + "/codec/models/natural-2026-12-01.msm");
   return model;
 }
 

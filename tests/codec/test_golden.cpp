@@ -26,9 +26,13 @@ struct Golden {
 // paper-configuration model (SIREN 2-256x4-3, w0 200) at level 20: the README sample of that time.
 // kodim23-v2-quantized: container version 2 (quantized, entropy-coded), made 2026-12-01 with the
 // codec model (SIREN 2-48x3-3, w0 30, tile 128, id 11d527b0...) at its default level 4.
+// kodim23-v2-frozen-biases: container version 2 with a version-3 model (frozen biases: tiles carry
+// weights only, the biases come from the model), made 2026-12-02 with the built-in model of that
+// day (id cffaf8fc...) at its default level 1: the README sample.
 constexpr Golden kGolden[] = {
     {"kodim03-v1-fp16.msinr", "paper-natural.msm", 768, 512, 0xc58ff553u},
-    {"kodim23-v2-quantized.msinr", "natural.msm", 768, 512, 0xcca31aefu},
+    {"kodim23-v2-quantized.msinr", "natural-2026-12-01.msm", 768, 512, 0xcca31aefu},
+    {"kodim23-v2-frozen-biases.msinr", "natural.msm", 768, 512, 0xdfee1f66u},
 };
 
 }  // namespace

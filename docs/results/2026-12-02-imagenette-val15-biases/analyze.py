@@ -19,6 +19,11 @@ print('| level | '+' | '.join(names)+' |'); print('|---'*(len(names)+1)+'|')
 for L in (0,1,2,4,6,8):
     k=f'level{L}'
     print(f'| {L} | '+' | '.join(f'{S[n][k][0]:.3f} / {S[n][k][1]:.2f}' if k in S[n] else '-' for n in names)+' |')
+if sys.argv[1:]:  # named curves: each against the first
+    for n in names[1:]:
+        r=bd(curve('rd-'+names[0]),curve('rd-'+n)) if S.get(n) and S.get(names[0]) else None
+        print(f'{n} against {names[0]}: ' + ('BD-rate %+.1f%% over %.2f-%.2f dB' % r if r else 'not measured or no overlap'))
+    sys.exit(0)
 pairs=[('fitted','frozen'),('scratch-fitted','scratch-frozen'),('scratch-fitted','fitted'),('scratch-frozen','frozen'),('natural','natural-frozen'),('natural','fitted'),('natural','frozen')]
 for a,b in pairs:
     if S.get(a) and S.get(b):
