@@ -469,8 +469,9 @@ TEST_CASE("ModelInfo describes the model: architecture, levels densest first, va
     CHECK(l.index == model.levels()[i]);
     CHECK(l.density > 0.0);
     CHECK(l.density <= 1.0);
-    CHECK(l.values_per_tile > l.weights);  // the biases are stored too
-    CHECK(l.values_per_tile - l.weights == m.levels.front().values_per_tile - m.levels.front().weights);
+    // The built-in model freezes its biases: a tile stores its kept weights and nothing else.
+    CHECK(m.frozen_biases);
+    CHECK(l.values_per_tile == l.weights);
     CHECK(l.lr > 0.0);
     CHECK(l.val_psnr >= 0.0);
     if (i > 0) CHECK(l.weights <= m.levels[i - 1].weights);
@@ -487,6 +488,12 @@ TEST_CASE("ModelInfo describes the model: architecture, levels densest first, va
   CHECK(again.architecture == m.architecture);
   CHECK(again.levels.size() == m.levels.size());
   CHECK(again.recipe == m.recipe);
+  // The previous default sends its biases with every tile: the same number on every level.
+  const std::vector<std::uint8_t> old_file =
+      msinr::read_file(std::string(MSINR_SOURCE_DIR) + "/codec/models/natural-2026-12-01.msm");
+  const msinr::ModelInfo old = msinr::Model::from_memory(old_file.data(), old_file.size(), "old").info();
+  CHECK_FALSE(old.frozen_biases);
+  for (const auto& l : old.levels) CHECK(l.values_per_tile == l.weights + 147);  // 48 x 3 + 3 biases
 }
 
 TEST_CASE("level_for_quality: 100 the densest level, 0 the sparsest, out of range refused") {
