@@ -38,12 +38,13 @@ int thread_budget(const EncodeOptions& opt) { return opt.threads > 0 ? opt.threa
 
 // A tile's parameters before its stored values go in: zero (pruned weights; stored values are
 // overwritten), and for a frozen-bias model the level's init biases, which no tile transmits.
-void unstored_params(const Model& model, const MetaLevel& level, std::vector<float>& params) {
-  std::fill(params.begin(), params.end(), 0.0f);
-  if (!model.frozen_biases) return;
+std::vector<float> unstored_params(const Model& model, const MetaLevel& level) {
   const ParamLayout layout(model.arch);
+  std::vector<float> params(layout.param_count(), 0.0f);
+  if (!model.frozen_biases) return params;
   for (std::size_t i = 0; i < params.size(); ++i)
     if (!layout.weight_flags()[i]) params[i] = level.init[i];
+  return params;
 }
 
 // Fits every tile of `rgb` at one level; returns the float values (tile after tile) and the 8-bit
@@ -75,7 +76,8 @@ class TileRenderer {
  public:
   TileRenderer(const Model& model, const MetaLevel& level, int width, int height, int threads)
       : model_(model), level_(level), width_(width), height_(height), layout_(model.arch),
-        stored_(stored_indices(model, level)), tiles_(tile_rects(width, height, model.tile_size)) {
+        stored_(stored_indices(model, level)), unstored_(unstored_params(model, level)),
+        tiles_(tile_rects(width, height, model.tile_size)) {
     CpuBackendOptions o;
     o.threads = threads;
     backend_ = make_cpu_backend(o);
@@ -86,7 +88,7 @@ class TileRenderer {
     for (std::size_t t = 0; t < tiles_.size(); ++t) {
       const TileRect& r = tiles_[t];
       Evaluator& ev = evaluator_for(r);
-      unstored_params(model_, level_, params);
+      std::copy(unstored_.begin(), unstored_.end(), params.begin());
       for (std::size_t k = 0; k < stored_.size(); ++k) params[stored_[k]] = values[t * stored_.size() + k];
       y.resize(static_cast<std::size_t>(r.width) * r.height * 3);
       ev.forward(params.data(), y.data());
@@ -110,6 +112,7 @@ class TileRenderer {
   int width_, height_;
   ParamLayout layout_;
   std::vector<std::uint32_t> stored_;
+  std::vector<float> unstored_;  // unstored_params(): what a tile holds before its values go in
   std::vector<TileRect> tiles_;
   std::unique_ptr<Backend> backend_;
   std::vector<std::tuple<int, int, std::unique_ptr<Evaluator>>> evaluators_;
@@ -746,8 +749,7 @@ class DecodeJob {
         strips_.push_back(st);
       }
     }
-    unstored_.resize(ParamLayout(model_.arch).param_count());
-    unstored_params(model_, level_, unstored_);
+    unstored_ = unstored_params(model_, level_);
     remaining_.resize(strips_.size());
     for (std::size_t s = 0; s < strips_.size(); ++s) remaining_[s] = strips_[s].units;
     const int budget = threads > 0 ? threads : std::max(1, omp_get_max_threads());

@@ -37,6 +37,23 @@ struct Problem {
     }
     return reference::loss_and_gradient<double>(layout, mask.data(), th.data(), grid, t.data(), nullptr, nullptr);
   }
+  // Central finite differences (step 1e-6) of objective() at theta0 for every kept parameter; 0
+  // at masked ones.
+  std::vector<double> fd_gradient(const MamlConfig& c) const {
+    std::vector<double> th(theta0.begin(), theta0.end()), fd(th.size(), 0.0);
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < th.size(); ++i) {
+      if (!mask[i]) continue;
+      const double saved = th[i];
+      th[i] = saved + h;
+      const double up = objective(th, c);
+      th[i] = saved - h;
+      const double down = objective(th, c);
+      th[i] = saved;
+      fd[i] = (up - down) / (2 * h);
+    }
+    return fd;
+  }
 };
 
 }  // namespace
@@ -55,22 +72,10 @@ TEST_CASE("second-order MAML outer gradient matches finite differences of the tw
     first.order = MamlOrder::kFirst;
     maml_outer_gradient(*ev, pb.mask, pb.theta0.data(), pb.target.data(), first, g1.data(), scratch);
 
-    std::vector<double> th(pb.theta0.begin(), pb.theta0.end());
-    const double h = 1e-6;
+    const std::vector<double> fd = pb.fd_gradient(c);
     double scale = 0.0, worst_second = 0.0, worst_first = 0.0;
-    std::vector<double> fd(th.size());
-    for (std::size_t i = 0; i < th.size(); ++i) {
-      if (!pb.mask[i]) continue;
-      const double saved = th[i];
-      th[i] = saved + h;
-      const double up = pb.objective(th, c);
-      th[i] = saved - h;
-      const double down = pb.objective(th, c);
-      th[i] = saved;
-      fd[i] = (up - down) / (2 * h);
-      scale = std::max(scale, std::fabs(fd[i]));
-    }
-    for (std::size_t i = 0; i < th.size(); ++i) {
+    for (const double d : fd) scale = std::max(scale, std::fabs(d));
+    for (std::size_t i = 0; i < fd.size(); ++i) {
       if (!pb.mask[i]) {
         CHECK(g2[i] == 0.0f);
         continue;
@@ -104,21 +109,14 @@ TEST_CASE("second-order MAML with frozen biases matches finite differences of it
     MamlConfig fitted = c;
     fitted.frozen.clear();
     maml_outer_gradient(*ev, pb.mask, pb.theta0.data(), pb.target.data(), fitted, g_fitted.data(), scratch);
-    std::vector<double> th(pb.theta0.begin(), pb.theta0.end());
-    const double h = 1e-6;
+    const std::vector<double> fds = pb.fd_gradient(c);
     double scale = 0.0, worst = 0.0, bias_scale = 0.0, differs = 0.0;
-    for (std::size_t i = 0; i < th.size(); ++i) {
+    for (std::size_t i = 0; i < fds.size(); ++i) {
       if (!pb.mask[i]) {
         CHECK(g[i] == 0.0f);
         continue;
       }
-      const double saved = th[i];
-      th[i] = saved + h;
-      const double up = pb.objective(th, c);
-      th[i] = saved - h;
-      const double down = pb.objective(th, c);
-      th[i] = saved;
-      const double fd = (up - down) / (2 * h);
+      const double fd = fds[i];
       scale = std::max(scale, std::fabs(fd));
       worst = std::max(worst, std::fabs(g[i] - fd));
       if (c.frozen[i]) bias_scale = std::max(bias_scale, std::fabs(fd));
