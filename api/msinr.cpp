@@ -223,6 +223,7 @@ Info read_info(const std::uint8_t* data, std::size_t size, const std::string& na
   out.tiles = static_cast<int>(h.tile_count);
   out.values_per_tile = static_cast<int>(h.values_per_tile);
   out.payload = payload_name(h.precision);
+  out.tile_levels.assign(h.tile_level_set.begin(), h.tile_level_set.end());
   return out;
 }
 

@@ -71,6 +71,7 @@ struct EncodeArgs {
   msinr::EncodeOptions o;
   int quality = -1;
   std::string lr_schedule = "constant";
+  std::string tile_levels = "uniform";
   std::string effort = "default";
   CLI::Option* steps_option = nullptr;           // to tell an explicit --steps from the preset's
   CLI::Option* pixel_fraction_option = nullptr;
@@ -133,6 +134,7 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
   msinr::EncodeOptions o = a.o;
   if (a.quality >= 0) o.level = model.level_for_quality(a.quality);
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
+  o.tile_levels = a.tile_levels == "adaptive" ? TileLevels::kAdaptive : TileLevels::kUniform;
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
   std::mutex search_mutex;  // tiles are reported from worker threads
@@ -640,14 +642,23 @@ int run_info(const InfoArgs& a) {
     j.add("tile_size", h.tile_size).add("tiles", h.tiles);
     j.add("values_per_tile", h.values_per_tile).add("precision", h.payload);
     j.add("steps", h.steps);
+    if (!h.tile_levels.empty()) {
+      std::string list;
+      for (int l : h.tile_levels) list += (list.empty() ? "" : ",") + std::to_string(l);
+      j.raw("tile_levels", "[" + list + "]");
+    }
     std::printf("%s\n", j.str().c_str());
   } else {
     // Which model decode would use, so a missing one shows before a decode fails.
     std::string where = where_is_model(h.model_id);
     if (where.empty()) where = "not in the model search path: decode needs --model";
-    std::printf("%s: msinr image %dx%d, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %d, %d tiles of %d, %d %s values per tile, %d steps\n",
-                name.c_str(), h.width, h.height, h.file_bytes, h.bpp, h.model_id.c_str(), where.c_str(), h.level, h.tiles,
-                h.tile_size, h.values_per_tile, h.payload.c_str(), h.steps);
+    std::string per_tile;
+    for (int l : h.tile_levels) per_tile += (per_tile.empty() ? " (tiles at levels " : ", ") + std::to_string(l);
+    if (!per_tile.empty()) per_tile += ")";
+    std::printf("%s: msinr image %dx%d, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %d%s, %d tiles of %d, %s%d %s values per tile, %d steps\n",
+                name.c_str(), h.width, h.height, h.file_bytes, h.bpp, h.model_id.c_str(), where.c_str(), h.level,
+                per_tile.c_str(), h.tiles, h.tile_size, h.tile_levels.empty() ? "" : "up to ", h.values_per_tile,
+                h.payload.c_str(), h.steps);
   }
   return 0;
 }
@@ -704,6 +715,10 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
                   "(the original format, version 1)")
       ->check(CLI::IsMember({0, 16}));
+  enc->add_option("--tile-levels", e->tile_levels,
+                  "At a fixed level: uniform (every tile at the level) or adaptive (each tile at the level or a "
+                  "neighbour, whichever buys the most quality for the same bits; three fits, so about 3x the time)")
+      ->check(CLI::IsMember({"uniform", "adaptive"}))->capture_default_str();
   enc->add_option("--quant-loss", e->o.quant_loss_db,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));

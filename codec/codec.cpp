@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "codec/metrics.hpp"
 #include "codec/quantize.hpp"
@@ -320,6 +321,10 @@ void check_encode_options(const msinr::EncodeOptions& o) {
           "lr_schedule must be kConstant or kCosine");
   require(fraction(o.pixel_fraction), "pixel_fraction must be in (0, 1]");
   require(o.bits == 0 || o.bits == 16, "bits must be 0 (quantized) or 16 (fp16)");
+  require(o.tile_levels == TileLevels::kUniform || o.tile_levels == TileLevels::kAdaptive,
+          "tile_levels must be kUniform or kAdaptive");
+  require(o.tile_levels == TileLevels::kUniform || (o.bits == 0 && !(o.target_bpp > 0.0) && !(o.target_psnr > 0.0)),
+          "tile_levels adaptive needs the quantized payload (bits 0) and a fixed level (not target_bpp / target_psnr)");
   require(finite_at_least_0(o.quant_loss_db), "quant_loss_db must be a finite number of dB >= 0");
   require(o.refit_steps >= 0, "refit_steps must be >= 0 (0: no refit)");
   require(finite_at_least_0(o.refit_lr), "refit_lr must be >= 0 (0: the fit's rate / 300)");
@@ -569,13 +574,209 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     }
     return result_of(f, std::move(bytes), q.psnr, "quantized");
   };
+  // Per-tile levels (TileLevels::kAdaptive): every tile is also fitted at the next denser and the
+  // next sparser level, all three quantized with the level's default steps (one step per tensor for
+  // every tile, whatever its level), and each tile takes the level that minimises its squared error
+  // + lambda * its (estimated) bits, with lambda set so that the coded payload is the size of the
+  // uniform file's. So a file costs what it did, and the bits move to the tiles where they buy the most
+  // (textured tiles denser, flat and small edge tiles sparser). nullopt when no tile moves: the
+  // uniform file, byte for byte, is then the answer.
+  auto finish_adaptive = [&](std::size_t at) -> std::optional<EncodeResult> {
+    const std::size_t n_tiles = tiles.size();
+    std::vector<std::size_t> candidates;  // indices into `order`, densest first
+    if (at > 0) candidates.push_back(at - 1);
+    candidates.push_back(at);
+    if (at + 1 < order.size()) candidates.push_back(at + 1);
+    if (candidates.size() < 3 || n_tiles < 2) return std::nullopt;  // the rate-neutral choice cannot move
+    // One progress bar over the three fits.
+    const auto user_progress = opt.progress;
+    std::vector<std::unique_ptr<Fitted>> fits;
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      if (user_progress)
+        opt.progress = [&, c](std::size_t done, std::size_t) { return user_progress(c * n_tiles + done, candidates.size() * n_tiles); };
+      fits.push_back(fit_level(*order[candidates[c]]));
+    }
+    opt.progress = user_progress;
+    Fitted& base = *fits[1];
+    const QuantizedPayload base_q = quantize_for_psnr(base.fit.values, base.init, base.groups, base.allocation,
+                                                      base.fit.psnr - opt.quant_loss_db, render_fn(base), psnr_fn);
+    const std::vector<float> original = to_float_rgb(rgb);
+    // Per candidate: its payload at the base's steps, its rendering, and per tile squared error and bits.
+    struct Candidate {
+      QuantizedPayload q;
+      std::vector<float> rgb;
+      std::vector<double> sse, bits;
+    };
+    std::vector<Candidate> cand(fits.size());
+    auto measure = [&](Fitted& f, Candidate& c) {
+      f.renderer->render(c.q.values, c.rgb);
+      c.sse.assign(n_tiles, 0.0);
+      for (std::size_t t = 0; t < n_tiles; ++t) {
+        const TileRect& r = tiles[t];
+        double e = 0.0;
+        for (int y = r.y0; y < r.y0 + r.height; ++y)
+          for (std::size_t i = (static_cast<std::size_t>(y) * rgb.width + r.x0) * 3,
+                           end = i + static_cast<std::size_t>(r.width) * 3;
+               i < end; ++i) {
+            const double d = 255.0 * (std::clamp(c.rgb[i], 0.0f, 1.0f) - original[i]);
+            e += d * d;
+          }
+        c.sse[t] = e;
+      }
+    };
+    for (std::size_t k = 0; k < fits.size(); ++k) {
+      Fitted& f = *fits[k];
+      cand[k].q = quantize_with_scale(f.fit.values, f.init, f.groups, base.allocation, base_q.scale);
+      measure(f, cand[k]);
+      // Bits per tile under each group's order-0 statistics over all tiles at this level: the
+      // adaptive coder's steady state, without coding every combination.
+      const std::size_t n = f.init.size();
+      cand[k].bits.assign(n_tiles, 0.0);
+      std::size_t offset = 0;
+      for (std::uint32_t size : f.groups) {
+        std::unordered_map<std::int32_t, double> count;
+        for (std::size_t t = 0; t < n_tiles; ++t)
+          for (std::uint32_t j = 0; j < size; ++j) count[cand[k].q.symbols[t * n + offset + j]] += 1.0;
+        const double total = static_cast<double>(n_tiles) * size;
+        for (std::size_t t = 0; t < n_tiles; ++t)
+          for (std::uint32_t j = 0; j < size; ++j)
+            cand[k].bits[t] -= std::log2(count[cand[k].q.symbols[t * n + offset + j]] / total);
+        offset += size;
+      }
+    }
+    double budget = 0.0;
+    for (double b : cand[1].bits) budget += b;
+    std::vector<std::size_t> choice(n_tiles, 1);
+    auto choose = [&](double lambda) {
+      double total = 0.0;
+      for (std::size_t t = 0; t < n_tiles; ++t) {
+        std::size_t best = 1;
+        for (std::size_t k = 0; k < cand.size(); ++k)
+          if (cand[k].sse[t] + lambda * cand[k].bits[t] < cand[best].sse[t] + lambda * cand[best].bits[t]) best = k;
+        choice[t] = best;
+        total += cand[best].bits[t];
+      }
+      return total;
+    };
+    // The smallest lambda within a budget of estimated bits (bits fall as lambda grows; a huge one
+    // picks the sparsest).
+    auto choose_within = [&](double estimated_budget) {
+      double lo = 1e-6, hi = 1e9;
+      for (int i = 0; i < 80 && hi / lo > 1.0001; ++i) {
+        const double mid = std::sqrt(lo * hi);
+        (choose(mid) > estimated_budget ? lo : hi) = mid;
+      }
+      choose(hi);
+    };
+    // The file of the current choice (version 3): the levels used, ascending by index, each with its
+    // groups, and every tile's symbols; `used` receives each tile's level.
+    auto file_for_choice = [&](std::vector<std::uint32_t>& used) {
+      format::ContainerHeader h = header_for(*base.level);
+      h.quant_steps = base_q.steps;
+      used.clear();
+      for (std::size_t t = 0; t < n_tiles; ++t) used.push_back(static_cast<std::uint32_t>(fits[choice[t]]->level->index));
+      std::vector<std::uint32_t> set = used;
+      std::sort(set.begin(), set.end());
+      set.erase(std::unique(set.begin(), set.end()), set.end());
+      h.tile_level_set = set;
+      h.values_per_tile = 0;
+      for (std::uint32_t index : set)
+        for (auto& f : fits)
+          if (static_cast<std::uint32_t>(f->level->index) == index) {
+            h.level_group_sizes.insert(h.level_group_sizes.end(), f->groups.begin(), f->groups.end());
+            h.values_per_tile = std::max(h.values_per_tile, static_cast<std::uint32_t>(f->init.size()));
+          }
+      std::vector<std::int32_t> symbols;
+      for (std::size_t t = 0; t < n_tiles; ++t) {
+        const std::size_t n = fits[choice[t]]->init.size();
+        const auto& q = cand[choice[t]].q.symbols;
+        symbols.insert(symbols.end(), q.begin() + static_cast<std::ptrdiff_t>(t * n), q.begin() + static_cast<std::ptrdiff_t>((t + 1) * n));
+      }
+      try {
+        return format::write_quantized_container(h, symbols, used);
+      } catch (const format::FormatError& e) {
+        rethrow_format_error(e, "encode");
+      }
+    };
+    // The estimates rank tiles well but miss the coder's total by a few percent (on validation the
+    // files came out 3-5% under the uniform size), so the budget is corrected by the real size of
+    // the choice's file against the uniform file's (the same steps, before either is refitted), a
+    // few times: writing a file costs milliseconds next to the fits.
+    const double uniform_bytes = static_cast<double>(write_quantized(base, cand[1].q).size());
+    double estimated_budget = budget;
+    std::vector<std::uint32_t> used_now;
+    for (int round = 0; round < 4; ++round) {
+      choose_within(estimated_budget);
+      const double bytes = static_cast<double>(file_for_choice(used_now).size());
+      if (std::abs(bytes - uniform_bytes) <= 0.003 * uniform_bytes) break;
+      estimated_budget *= uniform_bytes / bytes;
+    }
+    if (std::all_of(choice.begin(), choice.end(), [](std::size_t k) { return k == 1; })) return std::nullopt;
+    // The refit, per level, on that level's tiles' values (all tiles are refitted: cheap next to the fits).
+    auto assemble = [&](std::vector<float>& image) {
+      image.assign(original.size(), 0.0f);
+      for (std::size_t t = 0; t < n_tiles; ++t) {
+        const TileRect& r = tiles[t];
+        for (int y = r.y0; y < r.y0 + r.height; ++y) {
+          const std::size_t i = (static_cast<std::size_t>(y) * rgb.width + r.x0) * 3;
+          std::copy_n(&cand[choice[t]].rgb[i], static_cast<std::size_t>(r.width) * 3, &image[i]);
+        }
+      }
+    };
+    std::vector<float> image;
+    assemble(image);
+    double psnr = psnr_fn(image);
+    if (opt.refit_steps > 0) {
+      std::vector<Candidate> before = cand;
+      for (std::size_t k = 0; k < fits.size(); ++k) {
+        if (std::find(choice.begin(), choice.end(), k) == choice.end()) continue;
+        Fitted& f = *fits[k];
+        tell("refit", f.level->index, base_q.scale);
+        std::vector<float> value_steps;
+        for (std::size_t g = 0; g < f.groups.size(); ++g) value_steps.insert(value_steps.end(), f.groups[g], base_q.steps[g]);
+        const std::vector<float> refitted = refit_quantized(rgb, model, *f.level, opt, f.fit.values, value_steps);
+        cand[k].q = quantize_with_scale(refitted, f.init, f.groups, base.allocation, base_q.scale);
+        f.renderer->render(cand[k].q.values, cand[k].rgb);
+      }
+      std::vector<float> refit_image;
+      assemble(refit_image);
+      const double refit_psnr = psnr_fn(refit_image);
+      say("refit: " + std::to_string(psnr).substr(0, 5) + " -> " + std::to_string(refit_psnr).substr(0, 5) + " dB");
+      if (refit_psnr > psnr) {
+        psnr = refit_psnr;
+      } else {
+        cand = std::move(before);
+      }
+    }
+    std::vector<std::uint32_t> used;
+    std::vector<std::uint8_t> bytes = file_for_choice(used);
+    std::vector<std::uint32_t> set = used;
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    std::string counts;
+    for (std::uint32_t index : set)
+      counts += (counts.empty() ? "" : ", ") + std::to_string(std::count(used.begin(), used.end(), index)) + " at level " +
+                std::to_string(index);
+    say("tile levels: " + counts);
+    EncodeResult r = result_of(base, std::move(bytes), psnr, "quantized");
+    r.fit_psnr = base.fit.psnr;
+    return r;
+  };
   auto bpp_of = [&](const EncodeResult& r) { return static_cast<double>(r.bytes.size()) * 8.0 / pixels; };
 
   EncodeResult result;
   result.target_met = true;
+  // A fixed level (given, or the model's default): per tile around it when asked.
+  auto encode_at_level = [&](const MetaLevel& level) {
+    if (opt.tile_levels == TileLevels::kAdaptive) {
+      const std::size_t at = static_cast<std::size_t>(std::find(order.begin(), order.end(), &level) - order.begin());
+      if (auto r = finish_adaptive(at)) return std::move(*r);
+    }
+    auto f = fit_level(level);
+    return finish_default(*f);
+  };
   if (opt.level >= 0) {
-    auto f = fit_level(model.level(opt.level));
-    result = finish_default(*f);
+    result = encode_at_level(model.level(opt.level));
   } else if (opt.target_psnr > 0.0) {
     // The sparsest level whose fit reaches the target (binary search: PSNR falls with sparsity),
     // then the next denser one too: more values at coarser steps can make the smaller file.
@@ -658,8 +859,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       result.target_met = false;
     }
   } else {
-    auto f = fit_level(model.level(model.default_level()));
-    result = finish_default(*f);
+    result = encode_at_level(model.level(model.default_level()));
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
@@ -720,13 +920,22 @@ namespace {
 // has at least as many tiles as there are threads), whatever the image size. The pixels
 // are exactly those of a decode tile by tile on one thread: every unit is rendered on the grid it
 // always had, by the same kernels, and the 8-bit values land in fixed places.
+// What a tile at one level needs to be rendered: its level, where its stored values go, and its
+// parameters before they go in (unstored_params()).
+struct TileLevel {
+  const MetaLevel* level = nullptr;
+  std::vector<std::uint32_t> stored;
+  std::vector<float> unstored;
+};
+
 class DecodeJob {
  public:
-  DecodeJob(const Model& model, const MetaLevel& level, const std::vector<std::uint32_t>& stored, bool offsets,
-            const std::string& name, format::TileReader& reader, int W, int H, int ow, int oh, int threads)
-      : model_(model), level_(level), stored_(stored), offsets_(offsets), name_(name), reader_(reader), W_(W), H_(H),
+  // `levels`: the levels tiles may have (one, or a per-tile-levels file's set, in its order).
+  DecodeJob(const Model& model, std::vector<TileLevel> levels, bool offsets, const std::string& name,
+            format::TileReader& reader, int W, int H, int ow, int oh, int threads)
+      : model_(model), levels_(std::move(levels)), offsets_(offsets), name_(name), reader_(reader), W_(W), H_(H),
         ow_(ow), oh_(oh), T_(model.tile_size), tiles_x_((W + T_ - 1) / T_), tiles_y_((H + T_ - 1) / T_),
-        tile_count_(reader.header().tile_count), vpt_(stored.size()) {
+        tile_count_(reader.header().tile_count), vpt_(reader.header().values_per_tile) {
     // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
     const auto col_ranges = ranges(ow_, W_, tiles_x_), row_ranges = ranges(oh_, H_, tiles_y_);
     live_row_.assign(static_cast<std::size_t>(tiles_y_), -1);
@@ -749,7 +958,7 @@ class DecodeJob {
         strips_.push_back(st);
       }
     }
-    unstored_ = unstored_params(model_, level_);
+    tile_level_.assign(tile_count_, 0);
     remaining_.resize(strips_.size());
     for (std::size_t s = 0; s < strips_.size(); ++s) remaining_[s] = strips_[s].units;
     const int budget = threads > 0 ? threads : std::max(1, omp_get_max_threads());
@@ -788,7 +997,7 @@ class DecodeJob {
   // One worker's engine: evaluators (one thread each) by grid, and buffers.
   struct Worker {
     std::unique_ptr<Backend> backend;
-    std::vector<std::pair<Grid, std::unique_ptr<Evaluator>>> evaluators;
+    std::vector<std::tuple<Grid, std::size_t, std::unique_ptr<Evaluator>>> evaluators;  // by grid and level
     std::vector<float> params, out;
   };
 
@@ -841,6 +1050,8 @@ class DecodeJob {
       } catch (const format::FormatError& e) {
         rethrow_format_error(e, name_);
       }
+      // Written before decoded_ moves past t (under the lock), read only after: no race.
+      tile_level_[t] = level_position(reader_.tile_level());
     } catch (...) {
       // Failed in the same critical section that gives the decoder up: no other thread may take it
       // and call the reader again (past its end: a misleading error) before the failure is seen.
@@ -857,14 +1068,21 @@ class DecodeJob {
     cv_.notify_all();
   }
 
-  Evaluator& evaluator_for(Worker& wk, const Grid& g) {
-    for (auto& [eg, ev] : wk.evaluators)
-      if (eg.rows == g.rows && eg.cols == g.cols && eg.row_lo == g.row_lo && eg.row_hi == g.row_hi &&
+  std::uint8_t level_position(std::uint32_t level) const {
+    for (std::size_t k = 0; k < levels_.size(); ++k)
+      if (static_cast<std::uint32_t>(levels_[k].level->index) == level) return static_cast<std::uint8_t>(k);
+    throw Error(ErrorCode::kCorrupt, name_ + ": a tile names level " + std::to_string(level) + ", not in the file's set");
+  }
+
+  Evaluator& evaluator_for(Worker& wk, const Grid& g, std::size_t k) {
+    for (auto& [eg, ek, ev] : wk.evaluators)
+      if (ek == k && eg.rows == g.rows && eg.cols == g.cols && eg.row_lo == g.row_lo && eg.row_hi == g.row_hi &&
           eg.col_lo == g.col_lo && eg.col_hi == g.col_hi)
         return *ev;
-    if (wk.evaluators.size() >= 16) wk.evaluators.erase(wk.evaluators.begin());  // a resized decode's grids rarely repeat
-    wk.evaluators.emplace_back(g, wk.backend->make_evaluator(model_.arch, level_.mask, g));
-    return *wk.evaluators.back().second;
+    // A resized decode's grids rarely repeat; per-tile levels multiply the grids by the levels used.
+    if (wk.evaluators.size() >= 16 * levels_.size()) wk.evaluators.erase(wk.evaluators.begin());
+    wk.evaluators.emplace_back(g, k, wk.backend->make_evaluator(model_.arch, levels_[k].level->mask, g));
+    return *std::get<2>(wk.evaluators.back());
   }
 
   // Renders one unit into its strip's band (no lock held: the unit's values and band columns are its own).
@@ -874,9 +1092,11 @@ class DecodeJob {
     const float* values = &values_[static_cast<std::size_t>(live_row_[static_cast<std::size_t>(ty)] % slack_)]
                                   [static_cast<std::size_t>(tx) * vpt_];
     std::uint8_t* band = bands_[static_cast<std::size_t>(u.strip % slack_)].data();
-    std::copy(unstored_.begin(), unstored_.end(), wk.params.begin());
-    for (std::size_t k = 0; k < vpt_; ++k)
-      wk.params[stored_[k]] = offsets_ ? level_.init[stored_[k]] + values[k] : values[k];
+    const std::size_t k_level = tile_level_[static_cast<std::size_t>(ty) * tiles_x_ + tx];
+    const TileLevel& tl = levels_[k_level];
+    std::copy(tl.unstored.begin(), tl.unstored.end(), wk.params.begin());
+    for (std::size_t k = 0; k < tl.stored.size(); ++k)
+      wk.params[tl.stored[k]] = offsets_ ? tl.level->init[tl.stored[k]] + values[k] : values[k];
     for (int kx0 = u.x0; kx0 <= u.x1; kx0 += kDecodeChunkCols) {
       const int kx1 = std::min(u.x1, kx0 + kDecodeChunkCols - 1);
       Grid g;
@@ -887,7 +1107,7 @@ class DecodeJob {
       g.col_lo = static_cast<float>(tile_coord(source_position(kx0, ow_, W_) - tx * T_, T_));
       g.col_hi = static_cast<float>(tile_coord(source_position(kx1, ow_, W_) - tx * T_, T_));
       wk.out.resize(g.pixels() * 3);
-      evaluator_for(wk, g).forward(wk.params.data(), wk.out.data());
+      evaluator_for(wk, g, k_level).forward(wk.params.data(), wk.out.data());
       const std::size_t row_values = static_cast<std::size_t>(g.cols) * 3;
       for (int y = 0; y < g.rows; ++y) {
         const float* src = &wk.out[static_cast<std::size_t>(y) * row_values];
@@ -904,7 +1124,7 @@ class DecodeJob {
       CpuBackendOptions o;
       o.threads = evaluator_threads_;
       wk.backend = make_cpu_backend(o);
-      wk.params.resize(unstored_.size());
+      wk.params.resize(levels_.front().unstored.size());
       std::vector<float> scratch;
       std::unique_lock<std::mutex> lk(mutex_);
       while (!failed_) {
@@ -951,16 +1171,15 @@ class DecodeJob {
   }
 
   const Model& model_;
-  const MetaLevel& level_;
-  const std::vector<std::uint32_t>& stored_;
+  const std::vector<TileLevel> levels_;
   const bool offsets_;
   const std::string& name_;
   format::TileReader& reader_;
   const int W_, H_, ow_, oh_, T_, tiles_x_, tiles_y_;
   const std::uint32_t tile_count_;
-  const std::size_t vpt_;
+  const std::size_t vpt_;  // values per tile (the most, with per-tile levels): a tile's values slot
 
-  std::vector<float> unstored_;  // a tile's parameters before its stored values go in
+  std::vector<std::uint8_t> tile_level_;  // per tile: its position in levels_ (set when decoded)
   std::vector<int> live_row_;  // per tile row: its index among the rows with output, -1 for none
   std::vector<Strip> strips_;
   std::vector<Unit> units_;
@@ -999,25 +1218,39 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
   if (static_cast<int>(h.tile_size) != model.tile_size)
     throw Error(ErrorCode::kCorrupt, name + ": tile size " + std::to_string(h.tile_size) + " differs from the model's (" +
                                          std::to_string(model.tile_size) + ")");
-  const MetaLevel* level_ptr = nullptr;
   std::string have;
-  for (const auto& l : model.levels) {
-    if (l.index >= 0 && static_cast<std::uint32_t>(l.index) == h.level) level_ptr = &l;
-    have += (have.empty() ? "" : ", ") + std::to_string(l.index);
-  }
-  if (level_ptr == nullptr)
-    throw Error(ErrorCode::kCorrupt, name + ": encoded at level " + std::to_string(h.level) + ", which the model " +
+  for (const auto& l : model.levels) have += (have.empty() ? "" : ", ") + std::to_string(l.index);
+  auto level_named = [&](std::uint32_t index) -> const MetaLevel& {
+    for (const auto& l : model.levels)
+      if (l.index >= 0 && static_cast<std::uint32_t>(l.index) == index) return l;
+    throw Error(ErrorCode::kCorrupt, name + ": encoded at level " + std::to_string(index) + ", which the model " +
                                          model.id_hex().substr(0, 16) + " does not have (its levels: " + have + ")");
-  const MetaLevel& level = *level_ptr;
+  };
+  level_named(h.level);
   ParamLayout layout(model.arch);
-  const auto stored = stored_indices(model, level);
-  if (stored.size() != h.values_per_tile)
-    throw Error(ErrorCode::kCorrupt, name + ": " + std::to_string(h.values_per_tile) + " values per tile, level " +
-                                         std::to_string(level.index) + " stores " + std::to_string(stored.size()));
   const bool offsets = h.precision == format::Precision::kQuantized;
-  if (offsets && h.group_sizes != quant_groups(layout, level.mask, !model.frozen_biases))
-    throw Error(ErrorCode::kCorrupt, name + ": its quantizer groups do not match level " + std::to_string(level.index) +
-                                         "'s tensors");
+  // The levels tiles may have, each checked against the file's counts before any payload is read.
+  std::vector<TileLevel> levels;
+  std::uint32_t max_level = h.level;
+  const std::size_t set_size = h.per_tile_levels() ? h.tile_level_set.size() : 1;
+  for (std::size_t k = 0; k < set_size; ++k) {
+    const std::uint32_t index = h.per_tile_levels() ? h.tile_level_set[k] : h.level;
+    max_level = std::max(max_level, index);
+    TileLevel tl;
+    tl.level = &level_named(index);
+    tl.stored = stored_indices(model, *tl.level);
+    tl.unstored = unstored_params(model, *tl.level);
+    if (tl.stored.size() != h.values_of(k))
+      throw Error(ErrorCode::kCorrupt, name + ": " + std::to_string(h.values_of(k)) + " values per tile, level " +
+                                           std::to_string(index) + " stores " + std::to_string(tl.stored.size()));
+    if (offsets) {
+      const auto groups = h.groups_of(k);
+      if (std::vector<std::uint32_t>(groups.begin(), groups.end()) != quant_groups(layout, tl.level->mask, !model.frozen_biases))
+        throw Error(ErrorCode::kCorrupt, name + ": its quantizer groups do not match level " + std::to_string(index) +
+                                             "'s tensors");
+    }
+    levels.push_back(std::move(tl));
+  }
   // The payload grows with the native size, so the pixel limit bounds it too.
   check_decode_pixels(h.width, h.height, opt.max_pixels, name + ": the encoded image");
   const int W = static_cast<int>(h.width), H = static_cast<int>(h.height);
@@ -1029,10 +1262,10 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
   // file runs here (its CRC-32C and the payload's; fp16: the values themselves); a quantized
   // payload's range decoding then runs tile by tile while earlier tiles render.
   format::ReadLimits limits;
-  limits.max_values_per_tile = static_cast<std::uint32_t>(stored.size());
+  limits.max_values_per_tile = h.values_per_tile;  // each level's count was checked against the model
   limits.max_tile_size = static_cast<std::uint32_t>(model.tile_size);
-  limits.max_level = h.level;
-  limits.max_payload_raw_bytes = static_cast<std::uint64_t>(h.tile_count) * stored.size() * 2;
+  limits.max_level = max_level;
+  limits.max_payload_raw_bytes = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile * 2;
   std::optional<format::TileReader> reader;
   try {
     reader.emplace(bytes, limits);
@@ -1041,7 +1274,7 @@ void decode_rows(std::span<const std::uint8_t> bytes, const std::string& name, c
   }
   if (size) size(ow, oh);
 
-  DecodeJob job{model, level, stored, offsets, name, *reader, W, H, ow, oh, opt.threads};
+  DecodeJob job{model, std::move(levels), offsets, name, *reader, W, H, ow, oh, opt.threads};
   job.run(row);
 }
 

@@ -1,5 +1,6 @@
 #include "format/container.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -64,24 +65,59 @@ void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool wr
     bad(FormatErrorCode::kLimit, str(h.values_per_tile) + " values per tile exceed the limit of " +
                                      str(limits.max_values_per_tile));
   }
+  if (h.precision != Precision::kQuantized && (!h.tile_level_set.empty() || !h.level_group_sizes.empty())) {
+    bad(FormatErrorCode::kCorrupt, "is fp16 but has per-tile levels");
+  }
   if (h.precision == Precision::kQuantized) {
-    if (h.group_sizes.empty() || h.group_sizes.size() > kMaxQuantGroups) {
-      bad(FormatErrorCode::kCorrupt, "is quantized with " + str(h.group_sizes.size()) + " groups (1.." +
-                                         str(kMaxQuantGroups) + ")");
-    }
-    if (h.quant_steps.size() != h.group_sizes.size()) {
-      bad(FormatErrorCode::kCorrupt, "has " + str(h.quant_steps.size()) + " quantizer steps for " +
-                                         str(h.group_sizes.size()) + " groups");
-    }
-    std::uint64_t sum = 0;
-    for (std::uint32_t n : h.group_sizes) sum += n;
-    if (sum != h.values_per_tile) {
-      bad(FormatErrorCode::kCorrupt, "quantizer groups hold " + str(sum) + " values per tile, not " +
-                                         str(h.values_per_tile));
+    const std::size_t groups = h.quant_steps.size();
+    if (groups == 0 || groups > kMaxQuantGroups) {
+      bad(FormatErrorCode::kCorrupt, "is quantized with " + str(groups) + " groups (1.." + str(kMaxQuantGroups) + ")");
     }
     for (float step : h.quant_steps) {
       if (!std::isfinite(step) || !(step > 0.0f) || step > kMaxQuantStep) {
         bad(FormatErrorCode::kCorrupt, "has a quantizer step " + std::to_string(step) + " (must be in (0, 2^20])");
+      }
+    }
+    if (h.per_tile_levels()) {
+      if (!h.group_sizes.empty()) bad(FormatErrorCode::kCorrupt, "has per-tile levels and one level's groups");
+      if (h.tile_level_set.size() > kMaxTileLevels) {
+        bad(FormatErrorCode::kCorrupt, "lets tiles choose from " + str(h.tile_level_set.size()) + " levels (1.." +
+                                           str(kMaxTileLevels) + ")");
+      }
+      for (std::size_t k = 0; k < h.tile_level_set.size(); ++k) {
+        if (h.tile_level_set[k] > limits.max_level) {
+          bad(FormatErrorCode::kLimit, "tile level " + str(h.tile_level_set[k]) + " exceeds the limit of " +
+                                           str(limits.max_level));
+        }
+        if (k > 0 && h.tile_level_set[k] <= h.tile_level_set[k - 1]) {
+          bad(FormatErrorCode::kCorrupt, "tile levels are not strictly ascending");
+        }
+      }
+      if (h.level_group_sizes.size() != h.tile_level_set.size() * groups) {
+        bad(FormatErrorCode::kCorrupt, "has " + str(h.level_group_sizes.size()) + " level group sizes for " +
+                                           str(h.tile_level_set.size()) + " levels of " + str(groups) + " groups");
+      }
+      std::uint64_t largest = 0;
+      for (std::size_t k = 0; k < h.tile_level_set.size(); ++k) {
+        std::uint64_t sum = 0;
+        for (std::size_t g = 0; g < groups; ++g) sum += h.level_group_sizes[k * groups + g];
+        if (sum == 0) bad(FormatErrorCode::kCorrupt, "has a tile level with no values");
+        largest = std::max(largest, sum);
+      }
+      if (largest != h.values_per_tile) {
+        bad(FormatErrorCode::kCorrupt, "has at most " + str(largest) + " values per tile, not " + str(h.values_per_tile));
+      }
+    } else {
+      if (!h.level_group_sizes.empty()) bad(FormatErrorCode::kCorrupt, "has level group sizes but no tile levels");
+      if (h.group_sizes.size() != groups) {
+        bad(FormatErrorCode::kCorrupt, "has " + str(groups) + " quantizer steps for " + str(h.group_sizes.size()) +
+                                           " groups");
+      }
+      std::uint64_t sum = 0;
+      for (std::uint32_t n : h.group_sizes) sum += n;
+      if (sum != h.values_per_tile) {
+        bad(FormatErrorCode::kCorrupt, "quantizer groups hold " + str(sum) + " values per tile, not " +
+                                           str(h.values_per_tile));
       }
     }
   }
@@ -145,6 +181,12 @@ ContainerHeader from_proto(const pb::ContainerHeader& p) {
   }
   h.group_sizes.assign(p.group_sizes().begin(), p.group_sizes().end());
   h.quant_steps.assign(p.quant_steps().begin(), p.quant_steps().end());
+  if (p.tile_level_set_size() > static_cast<int>(kMaxTileLevels) ||
+      p.level_group_sizes_size() > static_cast<int>(kMaxTileLevels * kMaxQuantGroups)) {
+    fail(FormatErrorCode::kCorrupt, "container declares more than " + str(kMaxTileLevels) + " tile levels");
+  }
+  h.tile_level_set.assign(p.tile_level_set().begin(), p.tile_level_set().end());
+  h.level_group_sizes.assign(p.level_group_sizes().begin(), p.level_group_sizes().end());
   return h;
 }
 
@@ -165,6 +207,8 @@ pb::ContainerHeader to_proto(const ContainerHeader& h) {
   p.set_payload_crc(h.payload_crc);
   for (std::uint32_t n : h.group_sizes) p.add_group_sizes(n);
   for (float step : h.quant_steps) p.add_quant_steps(step);
+  for (std::uint32_t level : h.tile_level_set) p.add_tile_level_set(level);
+  for (std::uint32_t n : h.level_group_sizes) p.add_level_group_sizes(n);
   return p;
 }
 
@@ -188,12 +232,27 @@ Parsed parse(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
   if (version < 2 && out.header.precision == Precision::kQuantized) {
     fail(FormatErrorCode::kCorrupt, "container version 1 cannot hold a quantized payload (a version 2 feature)");
   }
+  if (version < 3 && (!out.header.tile_level_set.empty() || !out.header.level_group_sizes.empty())) {
+    fail(FormatErrorCode::kCorrupt, "container version " + str(version) + " cannot hold per-tile levels (a version 3 feature)");
+  }
   validate_fields(out.header, limits, /*writing=*/false);
   validate_payload_fields(out.header);
   return out;
 }
 
 }  // namespace
+
+std::span<const std::uint32_t> ContainerHeader::groups_of(std::size_t k) const {
+  if (!per_tile_levels()) return group_sizes;
+  return std::span<const std::uint32_t>(level_group_sizes).subspan(k * quant_steps.size(), quant_steps.size());
+}
+
+std::uint32_t ContainerHeader::values_of(std::size_t k) const {
+  if (!per_tile_levels()) return values_per_tile;
+  std::uint32_t n = 0;
+  for (std::uint32_t g : groups_of(k)) n += g;
+  return n;
+}
 
 std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uint32_t tile_size) noexcept {
   if (width == 0 || height == 0 || tile_size == 0) return 0;
@@ -235,31 +294,54 @@ std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::sp
                           frame);
 }
 
-namespace {
-// Each value's context group, tile after tile: the groups are runs within a tile.
-std::vector<std::uint16_t> groups_of_values(const ContainerHeader& h) {
-  std::vector<std::uint16_t> groups;
-  groups.reserve(static_cast<std::size_t>(h.tile_count) * h.values_per_tile);
-  for (std::uint32_t t = 0; t < h.tile_count; ++t)
-    for (std::size_t g = 0; g < h.group_sizes.size(); ++g) groups.insert(groups.end(), h.group_sizes[g], static_cast<std::uint16_t>(g));
-  return groups;
-}
-}  // namespace
-
 std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& header,
-                                                    std::span<const std::int32_t> symbols) {
+                                                    std::span<const std::int32_t> symbols,
+                                                    std::span<const std::uint32_t> tile_levels) {
   ContainerHeader h = header;
   h.precision = Precision::kQuantized;
   validate_fields(h, ReadLimits{}, /*writing=*/true);
-  const std::uint64_t expected = static_cast<std::uint64_t>(h.tile_count) * h.values_per_tile;
-  if (symbols.size() != expected) {
-    fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: " + str(symbols.size()) +
-                                                " symbols given but " + str(h.tile_count) + " tiles of " +
-                                                str(h.values_per_tile) + " need " + str(expected));
+  const bool per_tile = h.per_tile_levels();
+  if (per_tile ? tile_levels.size() != h.tile_count : !tile_levels.empty()) {
+    fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: " + str(tile_levels.size()) + " tile levels given for " +
+                                                str(h.tile_count) + " tiles" + (per_tile ? "" : " without a tile level set"));
   }
-  const std::vector<std::uint16_t> groups = groups_of_values(h);
-  const std::vector<std::uint8_t> coded =
-      entropy::encode_symbols(symbols, groups, static_cast<int>(h.group_sizes.size()));
+  // Each coded symbol's context group: with per-tile levels a tile's level (its position in the set,
+  // context group G) comes first, then its values.
+  const auto G = static_cast<std::uint16_t>(h.quant_steps.size());
+  std::vector<std::int32_t> coded_symbols;
+  std::vector<std::uint16_t> groups;
+  coded_symbols.reserve(symbols.size() + (per_tile ? h.tile_count : 0));
+  groups.reserve(coded_symbols.capacity());
+  std::size_t next = 0;
+  for (std::uint32_t t = 0; t < h.tile_count; ++t) {
+    std::size_t k = 0;
+    if (per_tile) {
+      const auto at = std::find(h.tile_level_set.begin(), h.tile_level_set.end(), tile_levels[t]);
+      if (at == h.tile_level_set.end()) {
+        fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: tile " + str(t) + "'s level " +
+                                                    str(tile_levels[t]) + " is not in the tile level set");
+      }
+      k = static_cast<std::size_t>(at - h.tile_level_set.begin());
+      coded_symbols.push_back(static_cast<std::int32_t>(k));
+      groups.push_back(G);
+    }
+    const auto sizes = h.groups_of(k);
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+      if (symbols.size() - next < sizes[g]) {
+        fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: " + str(symbols.size()) +
+                                                    " symbols given, fewer than the tiles need");
+      }
+      coded_symbols.insert(coded_symbols.end(), symbols.begin() + static_cast<std::ptrdiff_t>(next),
+                           symbols.begin() + static_cast<std::ptrdiff_t>(next + sizes[g]));
+      groups.insert(groups.end(), sizes[g], static_cast<std::uint16_t>(g));
+      next += sizes[g];
+    }
+  }
+  if (next != symbols.size()) {
+    fail(FormatErrorCode::kInvalidArgument, "write_quantized_container: " + str(symbols.size()) +
+                                                " symbols given but the tiles need " + str(next));
+  }
+  const std::vector<std::uint8_t> coded = entropy::encode_symbols(coded_symbols, groups, G + (per_tile ? 1 : 0));
   h.payload_raw_size = coded.size();
   h.payload_compressed_size = coded.size();
   h.payload_crc = crc32c(coded);
@@ -268,7 +350,7 @@ std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& heade
   if (header_bytes.size() > kKind.max_header_bytes) {
     fail(FormatErrorCode::kInvalidArgument, "container header would be " + str(header_bytes.size()) + " bytes");
   }
-  return detail::assemble(kContainerMagic, 2,
+  return detail::assemble(kContainerMagic, per_tile ? 3 : 2,
                           std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
                           coded);
 }
@@ -283,6 +365,7 @@ ContainerHeader peek_header(std::span<const std::uint8_t> bytes, const ReadLimit
 struct TileReader::State {
   ContainerHeader header;
   std::uint32_t tiles_read = 0;
+  std::uint32_t tile_level = 0;  // the level of the tile last read
   // kQuantized: the range decoder over the payload.
   std::unique_ptr<entropy::SymbolDecoder> symbols;
   std::vector<std::int32_t> scratch;  // a tile's integers when the caller wants only the values
@@ -299,7 +382,8 @@ TileReader::TileReader(std::span<const std::uint8_t> bytes, const ReadLimits& li
       fail(FormatErrorCode::kChecksum, "container payload checksum mismatch (CRC-32C stored " +
                                            detail::hex32(h.payload_crc) + ", computed " + detail::hex32(crc) + ")");
     }
-    state_->symbols = std::make_unique<entropy::SymbolDecoder>(parsed.frame, static_cast<int>(h.group_sizes.size()));
+    state_->symbols = std::make_unique<entropy::SymbolDecoder>(
+        parsed.frame, static_cast<int>(h.quant_steps.size()) + (h.per_tile_levels() ? 1 : 0));
     return;
   }
   const std::vector<std::uint8_t> raw = detail::zstd_decompress_exact(parsed.frame, h.payload_raw_size, kKind);
@@ -327,33 +411,50 @@ TileReader& TileReader::operator=(TileReader&&) noexcept = default;
 const ContainerHeader& TileReader::header() const { return state_->header; }
 std::uint32_t TileReader::tiles_read() const { return state_->tiles_read; }
 
-void TileReader::next_tile(std::span<float> values, std::span<std::int32_t> symbols) {
+std::uint32_t TileReader::tile_level() const { return state_->tile_level; }
+
+std::size_t TileReader::next_tile(std::span<float> values, std::span<std::int32_t> symbols) {
   State& s = *state_;
   const ContainerHeader& h = s.header;
-  const std::size_t n = h.values_per_tile;
+  const std::size_t most = h.values_per_tile;
   if (s.tiles_read >= h.tile_count) fail(FormatErrorCode::kInvalidArgument, "TileReader: every tile has been read");
-  if (values.size() != n || (!symbols.empty() && (symbols.size() != n || h.precision != Precision::kQuantized))) {
-    fail(FormatErrorCode::kInvalidArgument, "TileReader: a tile has " + str(n) + " values; spans of " +
+  if (values.size() < most || (!symbols.empty() && (symbols.size() < most || h.precision != Precision::kQuantized))) {
+    fail(FormatErrorCode::kInvalidArgument, "TileReader: a tile has up to " + str(most) + " values; spans of " +
                                                 str(values.size()) + " and " + str(symbols.size()) + " given");
   }
+  s.tile_level = h.level;
   if (h.precision == Precision::kQuantized) {
     if (symbols.empty()) {
-      s.scratch.resize(n);
+      s.scratch.resize(most);
       symbols = s.scratch;
     }
+    std::size_t k = 0;
+    if (h.per_tile_levels()) {
+      std::int32_t position = -1;
+      s.symbols->next(static_cast<std::uint16_t>(h.quant_steps.size()), std::span<std::int32_t>(&position, 1));
+      if (position < 0 || static_cast<std::size_t>(position) >= h.tile_level_set.size()) {
+        fail(FormatErrorCode::kCorrupt, "container tile " + str(s.tiles_read) + " names tile level " +
+                                            std::to_string(position) + " of " + str(h.tile_level_set.size()));
+      }
+      k = static_cast<std::size_t>(position);
+      s.tile_level = h.tile_level_set[k];
+    }
+    const auto sizes = h.groups_of(k);
     std::size_t i = 0;
-    for (std::size_t g = 0; g < h.group_sizes.size(); ++g) {
-      const std::span<std::int32_t> run = symbols.subspan(i, h.group_sizes[g]);
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+      const std::span<std::int32_t> run = symbols.subspan(i, sizes[g]);
       s.symbols->next(static_cast<std::uint16_t>(g), run);
       const float step = h.quant_steps[g];
-      for (std::size_t k = 0; k < run.size(); ++k) values[i + k] = static_cast<float>(run[k]) * step;
+      for (std::size_t j = 0; j < run.size(); ++j) values[i + j] = static_cast<float>(run[j]) * step;
       i += run.size();
     }
     if (++s.tiles_read == h.tile_count) s.symbols->finish();
-    return;
+    return i;
   }
-  halves_to_floats(std::span<const std::uint16_t>(s.halves).subspan(static_cast<std::size_t>(s.tiles_read) * n, n), values);
+  halves_to_floats(std::span<const std::uint16_t>(s.halves).subspan(static_cast<std::size_t>(s.tiles_read) * most, most),
+                   values.first(most));
   ++s.tiles_read;
+  return most;
 }
 
 Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
@@ -362,13 +463,16 @@ Container read_container(std::span<const std::uint8_t> bytes, const ReadLimits& 
   out.header = reader.header();
   const ContainerHeader& h = out.header;
   const std::size_t n = h.values_per_tile;
-  out.values.resize(static_cast<std::size_t>(h.tile_count) * n);
   const bool quantized = h.precision == Precision::kQuantized;
-  if (quantized) out.symbols.resize(out.values.size());
+  // Per-tile levels: tiles hold up to n values, so the vectors grow tile by tile (bounded by n each).
+  std::vector<float> values(n);
+  std::vector<std::int32_t> symbols(quantized ? n : 0);
+  out.values.reserve(h.per_tile_levels() ? n : static_cast<std::size_t>(h.tile_count) * n);
   for (std::uint32_t t = 0; t < h.tile_count; ++t) {
-    const std::size_t at = static_cast<std::size_t>(t) * n;
-    reader.next_tile(std::span<float>(out.values).subspan(at, n),
-                     quantized ? std::span<std::int32_t>(out.symbols).subspan(at, n) : std::span<std::int32_t>{});
+    const std::size_t got = reader.next_tile(values, symbols);
+    out.values.insert(out.values.end(), values.begin(), values.begin() + static_cast<std::ptrdiff_t>(got));
+    if (quantized) out.symbols.insert(out.symbols.end(), symbols.begin(), symbols.begin() + static_cast<std::ptrdiff_t>(got));
+    if (h.per_tile_levels()) out.tile_levels.push_back(reader.tile_level());
   }
   return out;
 }

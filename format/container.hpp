@@ -19,9 +19,12 @@
 namespace msinr::format {
 
 // kContainerMagic: format/magic.hpp.
-// Version 2 adds the quantized payload. fp16 containers are still written as version 1, byte for
-// byte as before, so older readers keep reading them.
-inline constexpr std::uint16_t kContainerVersion = 2;
+// Version 2 adds the quantized payload, version 3 per-tile levels (quantized only). Each file is
+// written at the oldest version that holds it (fp16: 1; one level for every tile: 2), byte for byte
+// as before, so older readers keep reading what they could.
+inline constexpr std::uint16_t kContainerVersion = 3;
+// Most levels a version-3 container lets its tiles choose from.
+inline constexpr std::uint32_t kMaxTileLevels = 64;
 // Zstd level write_container uses unless told otherwise (payloads are a few KB: the best is cheap).
 inline constexpr int kContainerZstdLevel = 19;
 
@@ -56,6 +59,18 @@ struct ContainerHeader {
   // quantizer step (finite, > 0). Empty for fp16.
   std::vector<std::uint32_t> group_sizes;
   std::vector<float> quant_steps;
+  // Per-tile levels (version 3; both empty otherwise): the levels tiles may use, strictly ascending,
+  // and for each its quant_steps.size() group sizes (flattened, in tile_level_set's order). Then
+  // group_sizes is empty, values_per_tile is the largest level's sum and `level` is the level the
+  // encoder was asked for (it need not be in the set); each tile's own level is in the payload.
+  std::vector<std::uint32_t> tile_level_set;
+  std::vector<std::uint32_t> level_group_sizes;
+
+  bool per_tile_levels() const { return !tile_level_set.empty(); }
+  // Group sizes of the tile_level_set entry `k` (per_tile_levels()), or group_sizes.
+  std::span<const std::uint32_t> groups_of(std::size_t k) const;
+  // Values of a tile at tile_level_set entry `k` (per_tile_levels()), or values_per_tile.
+  std::uint32_t values_of(std::size_t k) const;
 
   bool operator==(const ContainerHeader&) const = default;
 };
@@ -66,6 +81,9 @@ struct Container {
   // (an offset from the model's init value: the codec adds it back).
   std::vector<float> values;
   std::vector<std::int32_t> symbols;  // kQuantized: the integers q themselves; empty for fp16
+  // Per-tile levels (version 3): each tile's level index; `values` and `symbols` then hold each
+  // tile's own count, tile after tile. Empty otherwise (every tile has values_per_tile values).
+  std::vector<std::uint32_t> tile_levels;
 };
 
 // What a reader accepts. The defaults are the documented format limits; a caller may only tighten
@@ -89,13 +107,16 @@ std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uin
 std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::span<const float> values,
                                           int zstd_level = kContainerZstdLevel);
 
-// Writes a version-2 container with precision kQuantized: symbols[i] is value i's integer (tile after
-// tile, group after group within a tile, as header.group_sizes lays them out), coded by the adaptive
-// range coder with one context group per header group. Throws FormatError(kInvalidArgument) when the
-// header breaks a rule (group sizes not summing to values_per_tile, a step not finite and positive,
-// more than kMaxQuantGroups groups), the symbol count is wrong or a |q| exceeds 2^24 - 1.
+// Writes a container with precision kQuantized: symbols[i] is value i's integer (tile after tile,
+// group after group within a tile, as the tile's group sizes lay them out), coded by the adaptive
+// range coder with one context group per header group. Version 2 unless the header has per-tile
+// levels: then tile_levels gives each tile's level (one of header.tile_level_set) and the file is
+// version 3. Throws FormatError(kInvalidArgument) when the header breaks a rule (group sizes not
+// summing to values_per_tile, a step not finite and positive, more than kMaxQuantGroups groups),
+// tile_levels does not match the header, the symbol count is wrong or a |q| exceeds 2^24 - 1.
 std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& header,
-                                                    std::span<const std::int32_t> symbols);
+                                                    std::span<const std::int32_t> symbols,
+                                                    std::span<const std::uint32_t> tile_levels = {});
 
 // Reads and fully validates a container (magic, version, header, sizes, limits, CRC-32C of the file,
 // zstd frame, decompressed size, payload CRC-32C, every value finite). Throws FormatError:
@@ -120,10 +141,13 @@ class TileReader {
 
   const ContainerHeader& header() const;
   std::uint32_t tiles_read() const;
-  // The next tile's header().values_per_tile values into `values` (as Container::values), and for a
-  // quantized payload its integers into `symbols` when that is not empty. Throws
-  // FormatError(kInvalidArgument) on wrong span sizes or when every tile has been read.
-  void next_tile(std::span<float> values, std::span<std::int32_t> symbols = {});
+  // The next tile's values into the front of `values` (as Container::values), and for a quantized
+  // payload its integers into the front of `symbols` when that is not empty; returns how many (always
+  // header().values_per_tile, except with per-tile levels). Both spans must hold values_per_tile.
+  // Throws FormatError(kInvalidArgument) on short spans or when every tile has been read.
+  std::size_t next_tile(std::span<float> values, std::span<std::int32_t> symbols = {});
+  // The level of the tile next_tile last returned (header().level without per-tile levels).
+  std::uint32_t tile_level() const;
 
  private:
   struct State;

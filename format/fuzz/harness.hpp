@@ -31,7 +31,7 @@ inline void container_one(std::span<const std::uint8_t> bytes) {
   // Each payload kind goes back through its own writer.
   const bool quantized = c.header.precision == Precision::kQuantized;
   const Container again =
-      read_container(quantized ? write_quantized_container(c.header, c.symbols) : write_container(c.header, c.values, 1));
+      read_container(quantized ? write_quantized_container(c.header, c.symbols, c.tile_levels) : write_container(c.header, c.values, 1));
   ContainerHeader a = c.header, b = again.header;
   a.payload_compressed_size = b.payload_compressed_size = 0;  // the zstd level may differ
   a.payload_crc = b.payload_crc = 0;                          // fuzz builds accept a wrong stored CRC

@@ -143,8 +143,11 @@ struct Info {
   std::size_t file_bytes = 0;
   double bpp = 0.0;
   int tiles = 0;              // tiles the image was cut into
-  int values_per_tile = 0;    // values each tile stores
+  int values_per_tile = 0;    // values each tile stores (with per-tile levels: the most a tile stores)
   std::string payload;        // "quantized" or "fp16"
+  // Per-tile levels (container version 3, --tile-levels adaptive): the levels the tiles were fitted
+  // from around `level` (each tile's own is in the payload). Empty: every tile at `level`.
+  std::vector<int> tile_levels;
 };
 
 // The size decode renders an image of width x height at (an Info's width and height) under

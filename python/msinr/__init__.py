@@ -17,13 +17,13 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from . import _msinr
-from ._msinr import Device, EncodeOptions, EncodeResult, ErrorCode, LrSchedule, Model
+from ._msinr import Device, EncodeOptions, EncodeResult, ErrorCode, LrSchedule, Model, TileLevels
 
 __version__: str = _msinr.version()
 
 __all__ = [
     "encode", "decode", "info", "psnr", "Encoder", "Model", "EncodeOptions", "EncodeResult", "Device",
-    "LrSchedule", "ErrorCode", "Error", "InvalidArgumentError", "IoError", "CorruptError", "UnsupportedError",
+    "LrSchedule", "TileLevels", "ErrorCode", "Error", "InvalidArgumentError", "IoError", "CorruptError", "UnsupportedError",
     "LimitError", "ModelMismatchError", "DeviceError", "CancelledError", "InternalError",
 ]
 
@@ -117,6 +117,11 @@ def _options(level: Optional[int], bpp: Optional[float], psnr: Optional[float], 
                 value = LrSchedule[value.upper()]
             except KeyError:
                 raise InvalidArgumentError(f"lr_schedule must be 'constant' or 'cosine', not {value!r}") from None
+        if name == "tile_levels" and isinstance(value, str):
+            try:
+                value = TileLevels[value.upper()]
+            except KeyError:
+                raise InvalidArgumentError(f"tile_levels must be 'uniform' or 'adaptive', not {value!r}") from None
         setattr(o, name, value)
     return o
 
@@ -151,7 +156,7 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     Encoder.encode's result says target_met); else the model's default level. steps: Adam steps per tile. model: a Model (default: built-in).
     progress(done, total): called as tiles finish, from worker threads holding the GIL; return
     False to cancel (CancelledError); an exception it raises cancels and propagates.
-    options: other EncodeOptions fields: lr (0: the model's), lr_schedule ('constant', 'cosine'),
+    options: other EncodeOptions fields: lr (0: the model's), lr_schedule ('constant', 'cosine'), tile_levels ('uniform', 'adaptive'),
     pixel_fraction (each step on this fraction of a tile's pixels, 1), threads (0: all cores),
     device ('auto', 'cpu', 'cuda', 'reference'), bits (0: quantized, the default; 16: fp16),
     quant_loss_db (quantized: largest PSNR loss against the fit, 0.5), refit_steps (20),

@@ -145,6 +145,17 @@ def test_fit_and_refit_options_reach_the_encoder(crop, model):
     assert no_refit.fit_psnr == plain.fit_psnr and no_refit.psnr <= plain.psnr
 
 
+def test_adaptive_tile_levels_decode_to_the_reported_psnr(kodim, model):
+    image = np.ascontiguousarray(kodim[0:256, 0:256])  # 4 tiles of 128
+    level = model.default_level
+    for tile_levels in ("adaptive", msinr.TileLevels.ADAPTIVE):
+        r = msinr.Encoder(model, level=level, tile_levels=tile_levels, **FAST).encode(image)
+        decoded = msinr.decode(r.bytes, model=model)
+        mse = np.mean((decoded.astype(np.float64) - image.astype(np.float64)) ** 2)
+        assert abs(10 * np.log10(255.0 ** 2 / mse) - r.psnr) < 1e-9
+        assert r.bytes[8] in (2, 3)  # version 3 when a tile moved, else the uniform file
+
+
 def test_strided_input_equals_contiguous(kodim):
     big = kodim[0:128, 0:128]  # itself a view into the full image: row stride 768*3
     views = {
@@ -230,7 +241,8 @@ def test_options_raise(crop, model):
     with pytest.raises(msinr.InvalidArgumentError):
         msinr.encode(crop, steps=-1)
     for bad in (dict(pixel_fraction=0.0), dict(refit_pixel_fraction=1.5), dict(refit_steps=-1), dict(refit_lr=-1.0),
-                dict(lr_schedule="linear")):
+                dict(lr_schedule="linear"), dict(tile_levels="diagonal"),
+                dict(tile_levels="adaptive", bits=16)):
         with pytest.raises(msinr.InvalidArgumentError, match=next(iter(bad))):
             msinr.Encoder(**bad)
     with pytest.raises(msinr.InvalidArgumentError):

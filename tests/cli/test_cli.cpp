@@ -166,6 +166,34 @@ TEST_CASE("encode --effort presets --steps and --pixel-fraction, and an explicit
   CHECK(r.code == 2);
 }
 
+TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and decode reads; refused where it cannot apply") {
+  TempDir dir;
+  const std::string in = make_png(dir, 200, 140);  // 2 x 2 tiles of the built-in model's 128, three of them edge tiles
+  const std::string out = dir / "x.msinr";
+  Run r = run("encode " + in + " " + out + " --level 2 --tile-levels adaptive --steps 5 --json");
+  REQUIRE(r.code == 0);
+  const auto bytes = msinr::codec::read_file(out);
+  REQUIRE(bytes.size() > 8);
+  REQUIRE(bytes[8] == 3);  // tiles moved (a smooth pattern's tiles and smaller edge tiles): version 3
+  r = run("info " + out);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("(tiles at levels ") != std::string::npos);
+  r = run("info " + out + " --json");
+  CHECK(r.out.find("\"tile_levels\": [") != std::string::npos);
+  r = run("decode " + out + " " + (dir / "x.png"));
+  CHECK(r.code == 0);
+  CHECK(fs::exists(dir / "x.png"));
+  // Only at a fixed level with the quantized payload; elsewhere a clear error and no file.
+  for (const std::string bad : {"--bpp 1", "--bits 16 --level 2"}) {
+    r = run("encode " + in + " " + (dir / "y.msinr") + " --tile-levels adaptive " + bad);
+    CHECK(r.code == 1);
+    CHECK(r.out.find("tile_levels adaptive needs") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "y.msinr"));
+  }
+  r = run("encode " + in + " " + (dir / "y.msinr") + " --tile-levels diagonal");
+  CHECK(r.code == 2);
+}
+
 TEST_CASE("the CUDA runtime is loaded only when a GPU is asked for or present: the backend is a plugin") {
   // LD_DEBUG=files makes the dynamic loader name every library it maps, dlopen'ed ones included.
   TempDir dir;

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "codec/fuzz/harness.hpp"
+#include "codec/quantize.hpp"
 #include "codec_test_util.hpp"
 #include "format/testkit.hpp"
 
@@ -63,6 +64,27 @@ int main(int argc, char** argv) {
   o.bits = 0;
   o.level = 0;
   const auto quantized = encode_image(random_image(9, 17, 3, 9), m, o).bytes;
+  {
+    // Version 3: the same image's tiles at levels 0 and 1 in turn (small integers as their values).
+    msinr::format::ContainerHeader h = msinr::format::read_container(quantized).header;
+    const msinr::ParamLayout layout(m.arch);
+    h.group_sizes.clear();
+    h.values_per_tile = 0;
+    std::vector<std::uint32_t> levels;
+    std::vector<std::int32_t> symbols;
+    for (const auto& l : m.levels) {
+      h.tile_level_set.push_back(static_cast<std::uint32_t>(l.index));
+      const auto g = quant_groups(layout, l.mask, !m.frozen_biases);
+      h.level_group_sizes.insert(h.level_group_sizes.end(), g.begin(), g.end());
+      h.values_per_tile = std::max(h.values_per_tile, static_cast<std::uint32_t>(stored_indices(m, l).size()));
+    }
+    for (std::uint32_t t = 0; t < h.tile_count; ++t) {
+      const auto& l = m.levels[t % 2];
+      levels.push_back(static_cast<std::uint32_t>(l.index));
+      for (std::size_t k = 0; k < stored_indices(m, l).size(); ++k) symbols.push_back(static_cast<std::int32_t>((t + k) % 5) - 2);
+    }
+    put(root / "codec" / "tile-levels-native", with_size(0, 0, msinr::format::write_quantized_container(h, symbols, levels)));
+  }
   put(root / "codec" / "fp16-native", with_size(0, 0, fp16));
   put(root / "codec" / "fp16-width-40", with_size(40, 0, fp16));
   put(root / "codec" / "quantized-native", with_size(0, 0, quantized));

@@ -300,6 +300,25 @@ std::vector<CorpusCase> make_corpus() {
         edit_container(qc, [](pb::ContainerHeader& x) { x.set_group_sizes(0, 6); }), true);
     add(C + "bad-corrupt-quantized-truncated", Bytes(qc.begin(), qc.end() - 6), false);
   }
+  {
+    // Version 3: per-tile levels, and damage to their header fields.
+    f::ContainerHeader h = small_header();  // 6 tiles
+    h.precision = f::Precision::kQuantized;
+    h.quant_steps = {0.01f, 0.002f};
+    h.tile_level_set = {1, 4};
+    h.level_group_sizes = {5, 2, 3, 1};
+    h.values_per_tile = 7;
+    const std::vector<std::uint32_t> levels = {1, 4, 4, 1, 1, 4};
+    std::vector<std::int32_t> q;
+    for (std::uint32_t l : levels)
+      for (int k = 0; k < (l == 1 ? 7 : 4); ++k) q.push_back(static_cast<std::int32_t>(q.size() % 7) - 3);
+    const Bytes tc = f::write_quantized_container(h, q, levels);
+    add(C + "ok-tile-levels", tc, true);
+    add(C + "bad-corrupt-tile-levels-unsorted",
+        edit_container(tc, [](pb::ContainerHeader& x) { x.set_tile_level_set(1, 0); }), true);
+    add(C + "bad-corrupt-tile-levels-sizes",
+        edit_container(tc, [](pb::ContainerHeader& x) { x.set_level_group_sizes(0, 9); }), true);
+  }
   add(C + "bad-corrupt-empty", {}, false);
   add(C + "bad-corrupt-png", Bytes{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'}, true);
   add(C + "bad-corrupt-model-file", f::write_model_file(small_model()), false);
@@ -312,8 +331,8 @@ std::vector<CorpusCase> make_corpus() {
   }
   {
     Bytes v = c;
-    v[8] = 3;
-    add(C + "bad-unsupported-version-3", v, true);
+    v[8] = 4;
+    add(C + "bad-unsupported-version-4", v, true);
     v[8] = 0;
     add(C + "bad-corrupt-version-0", v, false);
     Bytes l = c;
