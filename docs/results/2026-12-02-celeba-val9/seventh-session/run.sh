@@ -1,0 +1,4 @@
+M=/work/main/build/msinr
+$M rd --images /work/fval --levels 0,1,2,4,6,8 --bits 0 --out rd-faces-frozen --model /work/exp/faces/faces-frozen.msm --quiet --no-bd --jpeg-qualities none
+$M rd --images /work/fval --levels 0,1,2,4,6,8 --bits 0 --out rd-natural --quiet --no-bd --jpeg-qualities none
+$M rd --images /work/fval --levels 0,1,2,4,6,8 --bits 0 --out rd-faces-old --model /work/main/codec/models/faces.msm --quiet --no-bd --jpeg-qualities none
