@@ -87,6 +87,46 @@ TEST_CASE("tile levels: an adaptive file decodes to the PSNR the encoder reports
   }
 }
 
+TEST_CASE("tile levels: only the tiles predicted to move are fitted again, and progress runs forward to the end") {
+  // The level's fit predicts the neighbours' error and bits, so the encoder fits at a neighbour
+  // level only the tiles expected to move: never more tile fits than twice the tiles, and the bar
+  // (done / total) never goes back and ends full.
+  const Model& m = tiny(true);
+  const Image image = half_flat();
+  const std::size_t n_tiles = tile_rects(image.width, image.height, m.tile_size).size();
+  codec::EncodeOptions o = options(m, 1, TileLevels::kAdaptive);
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  o.progress = [&](std::size_t done, std::size_t total) {
+    calls.emplace_back(done, total);
+    return true;
+  };
+  const EncodeResult r = encode_image(image, m, o);
+  REQUIRE(r.bytes[8] == 3);
+  REQUIRE(!calls.empty());
+  double last = 0.0;
+  for (const auto& [done, total] : calls) {
+    REQUIRE(total > 0);
+    REQUIRE(total <= 2 * n_tiles);
+    const double fraction = static_cast<double>(done) / static_cast<double>(total);
+    CHECK(fraction >= last - 1e-12);
+    CHECK(fraction <= 1.0);
+    last = fraction;
+  }
+  CHECK(last == doctest::Approx(1.0));
+  // The tiles fitted again are the ones predicted to move: fewer than all of them here (the flat
+  // half has equal tiles, which all stay or all move together, and the rest differ).
+  CHECK(calls.back().second < 2 * n_tiles);
+  // Cancelling from the progress callback stops the encode with kCancelled.
+  codec::EncodeOptions cancel = options(m, 1, TileLevels::kAdaptive);
+  cancel.progress = [&](std::size_t done, std::size_t total) { return done * 2 < total; };
+  try {
+    encode_image(image, m, cancel);
+    FAIL("not cancelled");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kCancelled);
+  }
+}
+
 TEST_CASE("tile levels: where no tile can move, the adaptive file is the uniform one") {
   const Model& m = tiny(false);
   // One tile: the bits of the uniform file leave no room to move it denser, and sparser loses.
