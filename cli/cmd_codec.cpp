@@ -71,7 +71,6 @@ struct EncodeArgs {
   msinr::EncodeOptions o;
   int quality = -1;
   std::string lr_schedule = "constant";
-  std::string tile_levels = "uniform";
   std::string effort = "default";
   CLI::Option* steps_option = nullptr;           // to tell an explicit --steps from the preset's
   CLI::Option* pixel_fraction_option = nullptr;
@@ -134,7 +133,6 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
   msinr::EncodeOptions o = a.o;
   if (a.quality >= 0) o.level = model.level_for_quality(a.quality);
   o.lr_schedule = lr_schedule_from_name(a.lr_schedule);
-  o.tile_levels = a.tile_levels == "adaptive" ? TileLevels::kAdaptive : TileLevels::kUniform;
   o.device = parse_device(a.engine.device);
   o.threads = a.engine.threads;
   std::mutex search_mutex;  // tiles are reported from worker threads
@@ -715,10 +713,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "Payload: 0 = quantized, entropy-coded (default; steps chosen per tensor), 16 = fp16 + zstd "
                   "(the original format, version 1)")
       ->check(CLI::IsMember({0, 16}));
-  enc->add_option("--tile-levels", e->tile_levels,
-                  "At a fixed level: uniform (every tile at the level) or adaptive (each tile at the level or a "
-                  "neighbour, whichever buys the most quality for the same bits; three fits, so about 3x the time)")
-      ->check(CLI::IsMember({"uniform", "adaptive"}))->capture_default_str();
+  add_tile_levels_option(*enc, e->o.tile_levels);
   enc->add_option("--quant-loss", e->o.quant_loss_db,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));

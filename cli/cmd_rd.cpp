@@ -25,9 +25,10 @@ namespace {
 
 struct RdArgs {
   std::string images, model, levels, bits = "0,16", qualities = "10,20,30,40,50,60,70,80,90", out = "rd-out", compare, title,
-      json_out, tile_levels = "uniform";
+      json_out;
   int crop = 0, count = 0, steps = 100, jobs = 0, compare_crop = 0;
   float lr = 0.0f;
+  TileLevels tile_levels = TileLevels::kAuto;
   EngineArgs engine;
   bool log_rate = false, json = false, quiet = false, no_bd = false, force = false;
 };
@@ -99,7 +100,7 @@ int run_rd(const RdArgs& in) {
   c.compare_crop = a.compare_crop;
   c.encode.steps = a.steps;
   c.encode.lr = a.lr;
-  c.encode.tile_levels = a.tile_levels == "adaptive" ? TileLevels::kAdaptive : TileLevels::kUniform;
+  c.encode.tile_levels = a.tile_levels;
   c.encode.device = parse_device(a.engine.device);
   c.threads = a.engine.threads;
   c.jobs = a.jobs;
@@ -223,9 +224,7 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_flag("--log-rate", a->log_rate, "Log-scale bpp axis in rd.svg");
   cmd->add_option("--title", a->title, "Title of rd.svg (default: from the folder name)");
   cmd->add_option("--steps", a->steps, "Adam steps per tile (msinr encoder)")->capture_default_str()->check(CLI::Range(0, 100000));
-  cmd->add_option("--tile-levels", a->tile_levels,
-                  "msinr encoder: uniform (every tile at the level) or adaptive (per-tile levels at the same bits)")
-      ->check(CLI::IsMember({"uniform", "adaptive"}))->capture_default_str();
+  add_tile_levels_option(*cmd, a->tile_levels);
   cmd->add_option("--lr", a->lr, "Adam learning rate of the msinr encoder (default: the model's rate per level)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--jobs", a->jobs, "Images measured at once (0: one per thread on the CPU, 1 on CUDA)")

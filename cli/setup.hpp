@@ -6,6 +6,7 @@
 #include <string>
 
 #include "msinr/backend.hpp"
+#include "msinr/encode_options.hpp"
 #include "msinr/mask.hpp"
 
 namespace msinr::cli {
@@ -23,6 +24,9 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args);
 void add_tf32_option(CLI::App& cmd, EngineArgs& args);
 // The command line's engine choice as the options of libmsinr's one factory, make_backend().
 BackendOptions backend_options(const EngineArgs& args);
+
+// --tile-levels auto|uniform|adaptive (encode and rd).
+void add_tile_levels_option(CLI::App& cmd, TileLevels& levels);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density);

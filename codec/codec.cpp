@@ -332,6 +332,15 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
 
 }  // namespace
 
+bool per_tile_levels(const msinr::EncodeOptions& o) {
+  switch (o.tile_levels) {
+    case TileLevels::kUniform: return false;
+    case TileLevels::kAdaptive: return true;
+    case TileLevels::kAuto: break;
+  }
+  return o.bits == 0 && !(o.target_bpp > 0.0) && !(o.target_psnr > 0.0);
+}
+
 void check_encode_options(const msinr::EncodeOptions& o) {
   auto require = [](bool ok, const char* what) {
     if (!ok) throw Error(ErrorCode::kInvalidArgument, std::string("encode options: ") + what);
@@ -348,9 +357,10 @@ void check_encode_options(const msinr::EncodeOptions& o) {
           "lr_schedule must be kConstant or kCosine");
   require(fraction(o.pixel_fraction), "pixel_fraction must be in (0, 1]");
   require(o.bits == 0 || o.bits == 16, "bits must be 0 (quantized) or 16 (fp16)");
-  require(o.tile_levels == TileLevels::kUniform || o.tile_levels == TileLevels::kAdaptive,
-          "tile_levels must be kUniform or kAdaptive");
-  require(o.tile_levels == TileLevels::kUniform || (o.bits == 0 && !(o.target_bpp > 0.0) && !(o.target_psnr > 0.0)),
+  require(o.tile_levels == TileLevels::kUniform || o.tile_levels == TileLevels::kAdaptive ||
+              o.tile_levels == TileLevels::kAuto,
+          "tile_levels must be kUniform, kAdaptive or kAuto");
+  require(o.tile_levels != TileLevels::kAdaptive || (o.bits == 0 && !(o.target_bpp > 0.0) && !(o.target_psnr > 0.0)),
           "tile_levels adaptive needs the quantized payload (bits 0) and a fixed level (not target_bpp / target_psnr)");
   require(finite_at_least_0(o.quant_loss_db), "quant_loss_db must be a finite number of dB >= 0");
   require(o.refit_steps >= 0, "refit_steps must be >= 0 (0: no refit)");
@@ -617,7 +627,8 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   // 0.00-0.03 dB of the gain of fitting everything, and did not depend on the factor: 0.6 to 1.1 dB
   // per round gave the same within 0.02 dB). Only those tiles are fitted at their new level, and the
   // final choice is made on measured error and bits, between each tile's level and its predicted move.
-  // nullopt when no tile moves: the uniform file, byte for byte, is then the answer.
+  // When no tile moves, the uniform file from the level's fit, byte for byte; nullopt when none can
+  // move (no neighbour on one side, or one tile), before any fit.
   auto finish_adaptive = [&](std::size_t at) -> std::optional<EncodeResult> {
     const std::size_t n_tiles = tiles.size();
     if (at == 0 || at + 1 >= order.size() || n_tiles < 2) return std::nullopt;  // the rate-neutral choice cannot move
@@ -723,7 +734,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     choose_within(budget);
     std::array<std::vector<std::size_t>, 3> movers;
     for (std::size_t t = 0; t < n_tiles; ++t) movers[choice[t]].push_back(t);
-    if (movers[kDenser].empty() && movers[kSparser].empty()) return std::nullopt;
+    if (movers[kDenser].empty() && movers[kSparser].empty()) return finish_default(base);
     say("predicted moves: " + std::to_string(movers[kDenser].size()) + " tiles to level " +
         std::to_string(levels[kDenser]->index) + ", " + std::to_string(movers[kSparser].size()) + " to level " +
         std::to_string(levels[kSparser]->index));
@@ -789,7 +800,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       if (std::abs(bytes - uniform_bytes) <= 0.003 * uniform_bytes) break;
       estimated_budget *= uniform_bytes / bytes;
     }
-    if (std::all_of(choice.begin(), choice.end(), [](std::size_t k) { return k == kBase; })) return std::nullopt;
+    if (std::all_of(choice.begin(), choice.end(), [](std::size_t k) { return k == kBase; })) return finish_default(base);
     auto assemble = [&](std::vector<float>& image) {
       image.assign(original.size(), 0.0f);
       for (std::size_t t = 0; t < n_tiles; ++t) {
@@ -849,7 +860,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   result.target_met = true;
   // A fixed level (given, or the model's default): per tile around it when asked.
   auto encode_at_level = [&](const MetaLevel& level) {
-    if (opt.tile_levels == TileLevels::kAdaptive) {
+    if (per_tile_levels(opt)) {
       const std::size_t at = static_cast<std::size_t>(std::find(order.begin(), order.end(), &level) - order.begin());
       if (auto r = finish_adaptive(at)) return std::move(*r);
     }

@@ -32,6 +32,10 @@ struct EncodeOptions : msinr::EncodeOptions {
 // settings: encode_image runs it, and msinr::Encoder runs it when it is made.
 void check_encode_options(const msinr::EncodeOptions& options);
 
+// Whether an encode with these settings gives each tile its own level: kAdaptive, or kAuto with the
+// quantized payload at a fixed level (a rate or quality target searches one level per image).
+bool per_tile_levels(const msinr::EncodeOptions& options);
+
 struct EncodeResult {
   std::vector<std::uint8_t> bytes;  // the complete .msinr file
   int level = 0;

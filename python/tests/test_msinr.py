@@ -154,6 +154,10 @@ def test_adaptive_tile_levels_decode_to_the_reported_psnr(kodim, model):
         mse = np.mean((decoded.astype(np.float64) - image.astype(np.float64)) ** 2)
         assert abs(10 * np.log10(255.0 ** 2 / mse) - r.psnr) < 1e-9
         assert r.bytes[8] in (2, 3)  # version 3 when a tile moved, else the uniform file
+    # The default is 'auto': the adaptive file at a fixed level, one level for fp16.
+    assert msinr.EncodeOptions().tile_levels == msinr.TileLevels.AUTO
+    assert msinr.Encoder(model, level=level, **FAST).encode(image).bytes == r.bytes
+    assert msinr.Encoder(model, level=level, tile_levels="auto", bits=16, **FAST).encode(image).bytes[8] == 1
 
 
 def test_strided_input_equals_contiguous(kodim):
@@ -327,11 +331,17 @@ def test_progress_called(kodim, model):
         calls.append((done, total))
         callers.add(threading.get_ident())
 
-    msinr.encode(image, progress=progress, steps=4, threads=2, device="cpu")
+    msinr.encode(image, progress=progress, steps=4, threads=2, device="cpu", tile_levels="uniform")
     total = calls[-1][1]
     assert total == 3
     assert [d for d, _ in calls] == list(range(1, total + 1))
     assert all(t == total for _, t in calls)
+    # The default also fits the tiles predicted to move at another level: the bar still only moves
+    # forward and ends full.
+    calls.clear()
+    msinr.encode(image, progress=progress, steps=4, threads=2, device="cpu")
+    fractions = [d / t for d, t in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     r = msinr.Encoder(progress=lambda d, t: True, steps=4, threads=1, device="cpu").encode(image)
     assert len(r.bytes) > 0
 

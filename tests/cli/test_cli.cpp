@@ -192,6 +192,16 @@ TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and de
   }
   r = run("encode " + in + " " + (dir / "y.msinr") + " --tile-levels diagonal");
   CHECK(r.code == 2);
+  // The default (auto) is the adaptive file at a fixed level, and one level with --bpp or fp16.
+  r = run("encode " + in + " " + (dir / "auto.msinr") + " --level 2 --steps 5");
+  REQUIRE(r.code == 0);
+  CHECK(msinr::codec::read_file(dir / "auto.msinr") == bytes);
+  r = run("encode " + in + " " + (dir / "fp16.msinr") + " --level 2 --steps 5 --bits 16 --tile-levels auto");
+  REQUIRE(r.code == 0);
+  CHECK(msinr::codec::read_file(dir / "fp16.msinr")[8] == 1);
+  r = run("encode --help");
+  CHECK(r.out.find("--tile-levels") != std::string::npos);
+  CHECK(r.out.find("auto (default)") != std::string::npos);
 }
 
 TEST_CASE("the CUDA runtime is loaded only when a GPU is asked for or present: the backend is a plugin") {

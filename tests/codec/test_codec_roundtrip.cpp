@@ -29,10 +29,13 @@ const Model& test_model() {
 }
 
 
+// One level for every tile: these tests pin that path's files (the default, kAuto, gives per-tile
+// levels at a fixed level: test_tile_levels.cpp).
 codec::EncodeOptions cpu_options(int level) {
   codec::EncodeOptions o;
   o.level = level;
   o.device = Device::kCpu;
+  o.tile_levels = TileLevels::kUniform;
   return o;
 }
 
@@ -483,6 +486,15 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   CHECK(progress == std::vector<std::size_t>{2, 3, 5, 6});  // groups of 2, 1, 2, 1 tiles
   o.progress = [](std::size_t, std::size_t) { return false; };
   CHECK_THROWS_AS(encode_image(im, m, o), msinr::Error);
+  // Per-tile levels fit subsets of the tiles at the neighbour levels: batched the same.
+  o.progress = nullptr;
+  o.tile_levels = TileLevels::kAdaptive;
+  o.tile_fitting = TileFitting::kPerTile;
+  const EncodeResult adaptive_per_tile = encode_image(im, m, o);
+  o.tile_fitting = TileFitting::kBatched;
+  const EncodeResult adaptive_batched = encode_image(im, m, o);
+  CHECK(adaptive_batched.bytes == adaptive_per_tile.bytes);
+  CHECK(adaptive_batched.bytes[8] == 3);  // tiles moved, so the subsets were fitted
 }
 
 TEST_CASE("codec: a model with frozen biases encodes, decodes, and its files carry exactly its kept weights") {

@@ -154,3 +154,28 @@ TEST_CASE("tile levels: where no tile can move, the adaptive file is the uniform
     }
   }
 }
+
+TEST_CASE("tile levels: the default (kAuto) is per-tile levels where they apply and one level elsewhere") {
+  const Model& m = tiny(true);
+  const Image image = half_flat();
+  codec::EncodeOptions automatic = options(m, 1, TileLevels::kAuto);
+  CHECK(codec::EncodeOptions{}.tile_levels == TileLevels::kAuto);
+  CHECK(per_tile_levels(automatic));
+  const EncodeResult a = encode_image(image, m, automatic);
+  CHECK(a.bytes == encode_image(image, m, options(m, 1, TileLevels::kAdaptive)).bytes);
+  // fp16 and a rate or quality target: one level per image, as kUniform gives, and no refusal.
+  codec::EncodeOptions fp16 = automatic;
+  fp16.bits = 16;
+  codec::EncodeOptions fp16_uniform = options(m, 1, TileLevels::kUniform);
+  fp16_uniform.bits = 16;
+  CHECK(!per_tile_levels(fp16));
+  CHECK(encode_image(image, m, fp16).bytes == encode_image(image, m, fp16_uniform).bytes);
+  codec::EncodeOptions bpp = automatic, bpp_uniform = options(m, 1, TileLevels::kUniform);
+  for (auto* o : {&bpp, &bpp_uniform}) {
+    o->level = -1;
+    o->target_bpp = 3.0;
+  }
+  CHECK(!per_tile_levels(bpp));
+  CHECK(encode_image(image, m, bpp).bytes == encode_image(image, m, bpp_uniform).bytes);
+  CHECK(!per_tile_levels(options(m, 1, TileLevels::kUniform)));
+}
