@@ -793,7 +793,8 @@ Runner add_bench_command(CLI::App& app) {
   cod->footer(
       "Encodes a Kodak image at the default level in each payload mode - fp16 (--bits 16), quantized\n"
       "without the refit (--refit-steps 0), quantized + refit with every tile at the level (uniform),\n"
-      "and the default (the same with per-tile levels) - once each (seconds, all cores), decodes each file on 1 and 2 threads (best of --repeats), and prints bytes, bpp, PSNR and\n"
+      "and the default (the same with per-tile levels) - once each (seconds, all cores), decodes each\n"
+      "file on 1 and 2 threads (best of --repeats), and prints bytes, bpp, PSNR and\n"
       "the times side by side with their ratios to fp16, beside libjpeg-turbo (4:2:0) at the quality\n"
       "whose file is closest in size to the default's. Then the default file's decode next to\n"
       "libjpeg-turbo at q90 in megapixels per second, and the encode of one 178x178 crop.\n"
