@@ -1,11 +1,13 @@
 # Per-tile levels (--tile-levels adaptive) against one level per image, on the same images in one run:
 # per-level means, paired PSNR and bpp changes, encode-time ratio, and BD-rate (piecewise log-linear).
-# python3 analyze.py val30   |   python3 analyze.py kodak
+# python3 analyze.py val30   |   python3 analyze.py kodak   |   python3 analyze.py BASE_DIR OTHER_DIR
+# (any two rd folders: OTHER against BASE, printed under the same column names)
 import collections, csv, math, sys
 import numpy as np
 prefix = sys.argv[1] if len(sys.argv) > 1 else 'val30'
-U = {(r['image'], r['setting']): r for r in csv.DictReader(open(f'{prefix}-rd-uniform/rd.csv'))}
-A = {(r['image'], r['setting']): r for r in csv.DictReader(open(f'{prefix}-rd-adaptive/rd.csv'))}
+base_dir, other_dir = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else (f'{prefix}-rd-uniform', f'{prefix}-rd-adaptive')
+U = {(r['image'], r['setting']): r for r in csv.DictReader(open(f'{base_dir}/rd.csv'))}
+A = {(r['image'], r['setting']): r for r in csv.DictReader(open(f'{other_dir}/rd.csv'))}
 by = collections.defaultdict(list)
 for k, a in A.items():
     u = U[k]
