@@ -505,7 +505,8 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     return r.psnr > q.psnr ? r : q;
   };
   // The payload at the default quantization (or fp16): the coarsest steps within quant_loss_db.
-  auto finish_default = [&](Fitted& f) {
+  // `quantized`: the default steps' payload when the caller has it already (per-tile levels).
+  auto finish_default = [&](Fitted& f, std::optional<QuantizedPayload> quantized = std::nullopt) {
     if (opt.bits == 16) {
       try {
         return result_of(f, format::write_container(header_for(*f.level), f.fit.values), 0.0, "fp16");
@@ -513,8 +514,9 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
         rethrow_format_error(e, "encode");
       }
     }
-    QuantizedPayload q = quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
-                                           f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
+    QuantizedPayload q = quantized ? std::move(*quantized)
+                                   : quantize_for_psnr(f.fit.values, f.init, f.groups, f.allocation,
+                                                       f.fit.psnr - opt.quant_loss_db, render_fn(f), psnr_fn);
     tell("quantize", f.level->index, q.scale, 0, q.psnr);
     if (opt.refit_steps > 0) q = refit_at(f, std::move(q));
     return result_of(f, write_quantized(f, q), q.psnr, "quantized");
@@ -734,7 +736,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     choose_within(budget);
     std::array<std::vector<std::size_t>, 3> movers;
     for (std::size_t t = 0; t < n_tiles; ++t) movers[choice[t]].push_back(t);
-    if (movers[kDenser].empty() && movers[kSparser].empty()) return finish_default(base);
+    if (movers[kDenser].empty() && movers[kSparser].empty()) return finish_default(base, base_q);
     say("predicted moves: " + std::to_string(movers[kDenser].size()) + " tiles to level " +
         std::to_string(levels[kDenser]->index) + ", " + std::to_string(movers[kSparser].size()) + " to level " +
         std::to_string(levels[kSparser]->index));
@@ -800,7 +802,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
       if (std::abs(bytes - uniform_bytes) <= 0.003 * uniform_bytes) break;
       estimated_budget *= uniform_bytes / bytes;
     }
-    if (std::all_of(choice.begin(), choice.end(), [](std::size_t k) { return k == kBase; })) return finish_default(base);
+    if (std::all_of(choice.begin(), choice.end(), [](std::size_t k) { return k == kBase; })) return finish_default(base, base_q);
     auto assemble = [&](std::vector<float>& image) {
       image.assign(original.size(), 0.0f);
       for (std::size_t t = 0; t < n_tiles; ++t) {
