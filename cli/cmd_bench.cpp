@@ -643,7 +643,7 @@ int run_bench_codec(BenchCodecArgs a) {
   if (!a.json)
     std::printf("(seconds: encode and dec 1t/2t wall, enc cpu and dec cpu the process's CPU time; x: ratio to fp16 of\n"
                 " encode CPU, 1-thread decode CPU and bytes. Issue 14's targets, for the payload: the uniform row's\n"
-                " enc x <= 1.20, dec x <= 1.10; the default adds per-tile levels, about 1.8x the uniform encode.\n"
+                " enc x <= 1.20, dec x <= 1.10; the default adds per-tile levels, 1.4-1.9x the uniform encode.\n"
                 " JPEG runs on one thread, so its 1t and 2t columns are the same measurement.)\n\n");
 
   // The default mode's decode next to libjpeg-turbo at q90, and the 178x178 crop's encode.

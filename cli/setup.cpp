@@ -35,8 +35,8 @@ void add_tile_levels_option(CLI::App& cmd, TileLevels& levels) {
            levels = name == "uniform" ? TileLevels::kUniform : name == "adaptive" ? TileLevels::kAdaptive : TileLevels::kAuto;
          },
                  "adaptive: each tile at the level or its denser or sparser neighbour, whichever buys the most "
-                 "quality for the same bits (only the tiles predicted to move are fitted twice: about 1.8x the "
-                 "time, 5.6% fewer bits on validation); uniform: every tile at the level (half the time); "
+                 "quality for the same bits (only the tiles predicted to move are fitted twice: 1.4-1.9x the "
+                 "time, 5.6% fewer bits on validation); uniform: every tile at the level; "
                  "auto (default): adaptive at a fixed level with the quantized payload, else uniform")
       ->check(CLI::IsMember({"auto", "uniform", "adaptive"}))
       ->default_str("auto");

@@ -22,7 +22,7 @@ enum class TileLevels {
   kUniform = 0,   // every tile at the level (container version 2)
   kAdaptive = 1,  // each tile at the level or its denser or sparser neighbour, whichever buys the most
                   // quality for the bits, at the bits of the uniform file (container version 3); the
-                  // tiles predicted to move are fitted twice, about 1.8x the uniform encode's time.
+                  // tiles predicted to move are fitted twice, 1.4-1.9x the uniform encode's time.
                   // Refused with bits 16 or a target_bpp / target_psnr.
   kAuto = 2,      // kAdaptive where it applies (the quantized payload at a fixed level), else kUniform
 };

@@ -263,7 +263,7 @@ NB_MODULE(_msinr, m) {
   nb::enum_<msinr::TileLevels>(m, "TileLevels", "Which level each tile is fitted from, at a fixed level.")
       .value("UNIFORM", msinr::TileLevels::kUniform, "every tile at the level (container version 2)")
       .value("ADAPTIVE", msinr::TileLevels::kAdaptive,
-             "each tile at the level or a neighbour, for the most quality at the same bits (version 3; ~1.8x the time)")
+             "each tile at the level or a neighbour, for the most quality at the same bits (version 3; 1.4-1.9x the time)")
       .value("AUTO", msinr::TileLevels::kAuto,
              "the default: ADAPTIVE at a fixed level with the quantized payload, else UNIFORM");
 
