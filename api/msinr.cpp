@@ -221,6 +221,9 @@ Info read_info(const std::uint8_t* data, std::size_t size, const std::string& na
   out.file_bytes = ci.file_bytes;
   out.bpp = ci.bpp;
   out.tiles = static_cast<int>(h.tile_count);
+  out.merged_edges = h.merged_edges();
+  out.tiles_across = static_cast<int>(h.merged_edges() ? h.tiles_across : format::grid_tiles_along(h.width, h.tile_size));
+  out.tiles_down = static_cast<int>(h.merged_edges() ? h.tiles_down : format::grid_tiles_along(h.height, h.tile_size));
   out.values_per_tile = static_cast<int>(h.values_per_tile);
   out.payload = payload_name(h.precision);
   out.tile_levels.assign(h.tile_level_set.begin(), h.tile_level_set.end());

@@ -638,6 +638,7 @@ int run_info(const InfoArgs& a) {
     j.add("height", h.height).add("bytes", h.file_bytes).add("bpp", h.bpp);
     j.add("model", h.model_id).add("level", h.level);
     j.add("tile_size", h.tile_size).add("tiles", h.tiles);
+    j.add("tiles_across", h.tiles_across).add("tiles_down", h.tiles_down).add("merged_edges", h.merged_edges);
     j.add("values_per_tile", h.values_per_tile).add("precision", h.payload);
     j.add("steps", h.steps);
     if (!h.tile_levels.empty()) {
@@ -653,9 +654,10 @@ int run_info(const InfoArgs& a) {
     std::string per_tile;
     for (int l : h.tile_levels) per_tile += (per_tile.empty() ? " (tiles at levels " : ", ") + std::to_string(l);
     if (!per_tile.empty()) per_tile += ")";
-    std::printf("%s: msinr image %dx%d, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %d%s, %d tiles of %d, %s%d %s values per tile, %d steps\n",
+    std::printf("%s: msinr image %dx%d, %zu bytes, %.3f bpp\n  model %s (%s)\n  level %d%s, %d tiles (%dx%d%s) of %d, %s%d %s values per tile, %d steps\n",
                 name.c_str(), h.width, h.height, h.file_bytes, h.bpp, h.model_id.c_str(), where.c_str(), h.level,
-                per_tile.c_str(), h.tiles, h.tile_size, h.tile_levels.empty() ? "" : "up to ", h.values_per_tile,
+                per_tile.c_str(), h.tiles, h.tiles_across, h.tiles_down, h.merged_edges ? ", thin edges merged" : "",
+                h.tile_size, h.tile_levels.empty() ? "" : "up to ", h.values_per_tile,
                 h.payload.c_str(), h.steps);
   }
   return 0;
@@ -714,6 +716,7 @@ Runner add_codec_commands(CLI::App& app, Runner& decode_runner, Runner& info_run
                   "(the original format, version 1)")
       ->check(CLI::IsMember({0, 16}));
   add_tile_levels_option(*enc, e->o.tile_levels);
+  add_edge_tiles_option(*enc, e->o.merge_edges);
   enc->add_option("--quant-loss", e->o.quant_loss_db,
                   "Quantized payload: largest PSNR loss in dB quantization may cost against the float fit")
       ->capture_default_str()->check(CLI::Range(0.0, 20.0));

@@ -29,6 +29,7 @@ struct RdArgs {
   int crop = 0, count = 0, steps = 100, jobs = 0, compare_crop = 0;
   float lr = 0.0f;
   TileLevels tile_levels = TileLevels::kAuto;
+  bool merge_edges = true;
   EngineArgs engine;
   bool log_rate = false, json = false, quiet = false, no_bd = false, force = false;
 };
@@ -101,6 +102,7 @@ int run_rd(const RdArgs& in) {
   c.encode.steps = a.steps;
   c.encode.lr = a.lr;
   c.encode.tile_levels = a.tile_levels;
+  c.encode.merge_edges = a.merge_edges;
   c.encode.device = parse_device(a.engine.device);
   c.threads = a.engine.threads;
   c.jobs = a.jobs;
@@ -225,6 +227,7 @@ Runner add_rd_command(CLI::App& app) {
   cmd->add_option("--title", a->title, "Title of rd.svg (default: from the folder name)");
   cmd->add_option("--steps", a->steps, "Adam steps per tile (msinr encoder)")->capture_default_str()->check(CLI::Range(0, 100000));
   add_tile_levels_option(*cmd, a->tile_levels);
+  add_edge_tiles_option(*cmd, a->merge_edges);
   cmd->add_option("--lr", a->lr, "Adam learning rate of the msinr encoder (default: the model's rate per level)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--jobs", a->jobs, "Images measured at once (0: one per thread on the CPU, 1 on CUDA)")

@@ -42,6 +42,16 @@ void add_tile_levels_option(CLI::App& cmd, TileLevels& levels) {
       ->default_str("auto");
 }
 
+void add_edge_tiles_option(CLI::App& cmd, bool& merge) {
+  cmd.add_option_function<std::string>(
+         "--edge-tiles", [&merge](const std::string& name) { merge = name != "grid"; },
+         "merge (default): where the last tile of a row or column would hold fewer than a quarter of a "
+         "tile, its pixels join the tile before it, so a thin edge costs no network of its own "
+         "(container version 4 when it happens); grid: every edge its own tile, as before")
+      ->check(CLI::IsMember({"merge", "grid"}))
+      ->default_str("merge");
+}
+
 BackendOptions backend_options(const EngineArgs& args) {
   BackendOptions o;
   o.device = parse_device(args.device);

@@ -27,6 +27,8 @@ BackendOptions backend_options(const EngineArgs& args);
 
 // --tile-levels auto|uniform|adaptive (encode and rd).
 void add_tile_levels_option(CLI::App& cmd, TileLevels& levels);
+// --edge-tiles merge|grid (encode and rd): EncodeOptions::merge_edges.
+void add_edge_tiles_option(CLI::App& cmd, bool& merge);
 
 // Global-magnitude mask keeping round(density * weights) of `params`' weights (dense at 1).
 Mask magnitude_mask_of(const ParamLayout& layout, const std::vector<float>& params, double density);

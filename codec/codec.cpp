@@ -57,6 +57,21 @@ struct FitAll {
   std::string device;
 };
 
+// The tile counts an encode uses: merged edges (opt.merge_edges) where they differ from the grid,
+// else {0, 0} (the grid, which older versions of the container hold).
+std::pair<int, int> encode_tile_counts(const Image& rgb, const Model& model, const EncodeOptions& opt) {
+  if (!opt.merge_edges) return {0, 0};
+  const int T = model.tile_size;
+  const int across = merged_tiles_along(rgb.width, T), down = merged_tiles_along(rgb.height, T);
+  if (across == grid_tiles_along(rgb.width, T) && down == grid_tiles_along(rgb.height, T)) return {0, 0};
+  return {across, down};
+}
+
+std::vector<TileRect> encode_tiles(const Image& rgb, const Model& model, const EncodeOptions& opt) {
+  const auto [across, down] = encode_tile_counts(rgb, model, opt);
+  return tile_rects(rgb.width, rgb.height, model.tile_size, across, down);
+}
+
 // A tile's pixels from the whole image, row by row, and back.
 std::vector<float> tile_pixels(const std::vector<float>& image_rgb, int image_width, const TileRect& r) {
   std::vector<float> out(static_cast<std::size_t>(r.width) * r.height * 3);
@@ -84,10 +99,10 @@ std::vector<std::size_t> tile_list(const std::vector<std::size_t>& only, std::si
 // absolute) at native resolution into float RGB; evaluators are made once per tile size.
 class TileRenderer {
  public:
-  TileRenderer(const Model& model, const MetaLevel& level, int width, int height, int threads)
+  TileRenderer(const Model& model, const MetaLevel& level, int width, int height, std::vector<TileRect> tiles,
+               int threads)
       : model_(model), level_(level), width_(width), height_(height), layout_(model.arch),
-        stored_(stored_indices(model, level)), unstored_(unstored_params(model, level)),
-        tiles_(tile_rects(width, height, model.tile_size)) {
+        stored_(stored_indices(model, level)), unstored_(unstored_params(model, level)), tiles_(std::move(tiles)) {
     CpuBackendOptions o;
     o.threads = threads;
     backend_ = make_cpu_backend(o);
@@ -115,7 +130,7 @@ class TileRenderer {
   Evaluator& evaluator_for(const TileRect& r) {
     for (auto& [w, h, ev] : evaluators_)
       if (w == r.width && h == r.height) return *ev;
-    evaluators_.emplace_back(r.width, r.height, backend_->make_evaluator(model_.arch, level_.mask, tile_grid(r, model_.tile_size)));
+    evaluators_.emplace_back(r.width, r.height, backend_->make_evaluator(model_.arch, level_.mask, tile_grid(r)));
     return *std::get<2>(evaluators_.back());
   }
   const Model& model_;
@@ -150,7 +165,7 @@ std::vector<float> unfitted_values(const MetaLevel& level, const std::vector<std
 // tiles of one size share a coordinate grid, so each size is one fit_batch call.
 FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& level, const EncodeOptions& opt,
                          Backend& backend, const std::vector<std::size_t>& only) {
-  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto tiles = encode_tiles(rgb, model, opt);
   const auto stored = stored_indices(model, level);
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> recon(target_all.size());
@@ -175,7 +190,7 @@ FitAll fit_tiles_batched(const Image& rgb, const Model& model, const MetaLevel& 
   bo.frozen = frozen_params(model);
   std::size_t done = 0;
   for (const auto& group : groups) {
-    const Grid grid = tile_grid(tiles[group.front()], model.tile_size);
+    const Grid grid = tile_grid(tiles[group.front()]);
     std::vector<std::vector<float>> targets, params(group.size(), level.init);
     std::vector<const float*> target_ptrs;
     for (std::size_t t : group) targets.push_back(tile_pixels(target_all, rgb.width, tiles[t]));
@@ -248,7 +263,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
     if (batched_fitting(opt, *backend)) return fit_tiles_batched(rgb, model, level, opt, *backend, only);
   }
   ParamLayout layout(model.arch);
-  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto tiles = encode_tiles(rgb, model, opt);
   const auto stored = stored_indices(model, level);
   const std::vector<std::size_t> fitted = tile_list(only, tiles.size());
   FitAll out;
@@ -259,7 +274,7 @@ FitAll fit_tiles(const Image& rgb, const Model& model, const MetaLevel& level, c
   out.device = for_each_tile(opt, fitted.size(), [&](Backend& backend, std::size_t i) {
     const std::size_t t = fitted[i];
     const TileRect& r = tiles[t];
-    const Grid grid = tile_grid(r, model.tile_size);
+    const Grid grid = tile_grid(r);
     const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
     auto ev = backend.make_evaluator(model.arch, level.mask, grid);
     std::vector<float> params = level.init;
@@ -289,7 +304,7 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
                                    const std::vector<float>& values, const std::vector<float>& value_steps,
                                    const std::vector<std::size_t>& only = {}) {
   ParamLayout layout(model.arch);
-  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto tiles = encode_tiles(rgb, model, opt);
   const auto stored = stored_indices(model, level);
   const std::vector<float> target_all = to_float_rgb(rgb);
   std::vector<float> out = values;
@@ -302,7 +317,7 @@ std::vector<float> refit_quantized(const Image& rgb, const Model& model, const M
     const std::size_t t = refitted[i];
     const TileRect& r = tiles[t];
     const std::vector<float> target = tile_pixels(target_all, rgb.width, r);
-    auto ev = backend.make_evaluator(model.arch, level.mask, tile_grid(r, model.tile_size));
+    auto ev = backend.make_evaluator(model.arch, level.mask, tile_grid(r));
     std::vector<float> params = level.init, quantized, grad(params.size());
     for (std::size_t k = 0; k < stored.size(); ++k) params[stored[k]] = values[t * stored.size() + k];
     AdamConfig ac;
@@ -382,7 +397,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
   if (model.levels.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no levels");
   const Image rgb = to_rgb(input);
   ParamLayout layout(model.arch);
-  const auto tiles = tile_rects(rgb.width, rgb.height, model.tile_size);
+  const auto tiles = encode_tiles(rgb, model, opt);
   const double pixels = static_cast<double>(rgb.width) * rgb.height;
   auto say = [&](const std::string& line) {
     if (opt.log) opt.log(line);
@@ -416,6 +431,9 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     h.precision = format::Precision::kFp16;
     h.steps = static_cast<std::uint32_t>(opt.steps);
     h.tile_count = static_cast<std::uint32_t>(tiles.size());
+    const auto [across, down] = encode_tile_counts(rgb, model, opt);
+    h.tiles_across = static_cast<std::uint32_t>(across);
+    h.tiles_down = static_cast<std::uint32_t>(down);
     h.values_per_tile = static_cast<std::uint32_t>(values_of(level));
     return h;
   };
@@ -440,7 +458,7 @@ EncodeResult encode_image(const Image& input, const Model& model, const EncodeOp
     f->fit = fit_tiles(rgb, model, level, opt, only);
     status.fits_max = std::max(status.fits_max, ++status.fits_done);
     if (opt.bits == 16) return f;
-    f->renderer = std::make_unique<TileRenderer>(model, level, rgb.width, rgb.height, opt.threads);
+    f->renderer = std::make_unique<TileRenderer>(model, level, rgb.width, rgb.height, encode_tiles(rgb, model, opt), opt.threads);
     f->init.resize(f->renderer->stored().size());
     for (std::size_t k = 0; k < f->init.size(); ++k) f->init[k] = level.init[f->renderer->stored()[k]];
     f->groups = quant_groups(layout, level.mask, !model.frozen_biases);
@@ -1028,7 +1046,9 @@ class DecodeJob {
   DecodeJob(const Model& model, std::vector<TileLevel> levels, bool offsets, const std::string& name,
             format::TileReader& reader, int W, int H, int ow, int oh, int threads)
       : model_(model), levels_(std::move(levels)), offsets_(offsets), name_(name), reader_(reader), W_(W), H_(H),
-        ow_(ow), oh_(oh), T_(model.tile_size), tiles_x_((W + T_ - 1) / T_), tiles_y_((H + T_ - 1) / T_),
+        ow_(ow), oh_(oh), T_(model.tile_size),
+        tiles_x_(reader.header().merged_edges() ? static_cast<int>(reader.header().tiles_across) : grid_tiles_along(W, T_)),
+        tiles_y_(reader.header().merged_edges() ? static_cast<int>(reader.header().tiles_down) : grid_tiles_along(H, T_)),
         tile_count_(reader.header().tile_count), vpt_(reader.header().values_per_tile) {
     // Output pixel i of n maps to source position i (n - 1)/(N - 1): the corners stay the corners.
     const auto col_ranges = ranges(ow_, W_, tiles_x_), row_ranges = ranges(oh_, H_, tiles_y_);
@@ -1196,10 +1216,11 @@ class DecodeJob {
       Grid g;
       g.rows = sy1 - sy0 + 1;
       g.cols = kx1 - kx0 + 1;
-      g.row_lo = static_cast<float>(tile_coord(source_position(sy0, oh_, H_) - ty * T_, T_));
-      g.row_hi = static_cast<float>(tile_coord(source_position(sy1, oh_, H_) - ty * T_, T_));
-      g.col_lo = static_cast<float>(tile_coord(source_position(kx0, ow_, W_) - tx * T_, T_));
-      g.col_hi = static_cast<float>(tile_coord(source_position(kx1, ow_, W_) - tx * T_, T_));
+      const int span_y = tile_span(ty, tiles_y_, H_, T_), span_x = tile_span(tx, tiles_x_, W_, T_);
+      g.row_lo = static_cast<float>(tile_coord(source_position(sy0, oh_, H_) - ty * T_, span_y));
+      g.row_hi = static_cast<float>(tile_coord(source_position(sy1, oh_, H_) - ty * T_, span_y));
+      g.col_lo = static_cast<float>(tile_coord(source_position(kx0, ow_, W_) - tx * T_, span_x));
+      g.col_hi = static_cast<float>(tile_coord(source_position(kx1, ow_, W_) - tx * T_, span_x));
       wk.out.resize(g.pixels() * 3);
       evaluator_for(wk, g, k_level).forward(wk.params.data(), wk.out.data());
       const std::size_t row_values = static_cast<std::size_t>(g.cols) * 3;

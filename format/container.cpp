@@ -54,7 +54,12 @@ void validate_fields(const ContainerHeader& h, const ReadLimits& limits, bool wr
     bad(FormatErrorCode::kLimit,
         "tile size " + str(h.tile_size) + " exceeds the limit of " + str(limits.max_tile_size));
   }
-  const std::uint64_t tiles = tile_count_for(h.width, h.height, h.tile_size);
+  if (h.merged_edges() && !(valid_tiles_along(h.tiles_across, h.width, h.tile_size) &&
+                             valid_tiles_along(h.tiles_down, h.height, h.tile_size))) {
+    bad(FormatErrorCode::kCorrupt, "says " + str(h.tiles_across) + " x " + str(h.tiles_down) + " tiles, which cannot cover a " +
+                                       str(h.width) + "x" + str(h.height) + " image in tiles of " + str(h.tile_size));
+  }
+  const std::uint64_t tiles = tile_count_for(h);
   if (h.tile_count != tiles) {
     bad(FormatErrorCode::kCorrupt, "says " + str(h.tile_count) + " tiles but a " + str(h.width) + "x" +
                                        str(h.height) + " image in tiles of " + str(h.tile_size) + " has " +
@@ -187,6 +192,8 @@ ContainerHeader from_proto(const pb::ContainerHeader& p) {
   }
   h.tile_level_set.assign(p.tile_level_set().begin(), p.tile_level_set().end());
   h.level_group_sizes.assign(p.level_group_sizes().begin(), p.level_group_sizes().end());
+  h.tiles_across = p.tiles_across();
+  h.tiles_down = p.tiles_down();
   return h;
 }
 
@@ -209,6 +216,8 @@ pb::ContainerHeader to_proto(const ContainerHeader& h) {
   for (float step : h.quant_steps) p.add_quant_steps(step);
   for (std::uint32_t level : h.tile_level_set) p.add_tile_level_set(level);
   for (std::uint32_t n : h.level_group_sizes) p.add_level_group_sizes(n);
+  p.set_tiles_across(h.tiles_across);
+  p.set_tiles_down(h.tiles_down);
   return p;
 }
 
@@ -235,6 +244,9 @@ Parsed parse(std::span<const std::uint8_t> bytes, const ReadLimits& limits) {
   if (version < 3 && (!out.header.tile_level_set.empty() || !out.header.level_group_sizes.empty())) {
     fail(FormatErrorCode::kCorrupt, "container version " + str(version) + " cannot hold per-tile levels (a version 3 feature)");
   }
+  if (version < 4 && out.header.merged_edges()) {
+    fail(FormatErrorCode::kCorrupt, "container version " + str(version) + " cannot merge edge tiles (a version 4 feature)");
+  }
   validate_fields(out.header, limits, /*writing=*/false);
   validate_payload_fields(out.header);
   return out;
@@ -259,6 +271,25 @@ std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uin
   const std::uint64_t across = (static_cast<std::uint64_t>(width) + tile_size - 1) / tile_size;
   const std::uint64_t down = (static_cast<std::uint64_t>(height) + tile_size - 1) / tile_size;
   return across * down;
+}
+
+std::uint32_t grid_tiles_along(std::uint32_t length, std::uint32_t tile_size) noexcept {
+  if (length == 0 || tile_size == 0) return 0;
+  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(length) + tile_size - 1) / tile_size);
+}
+
+bool valid_tiles_along(std::uint32_t n, std::uint32_t length, std::uint32_t tile_size) noexcept {
+  const std::uint32_t grid = grid_tiles_along(length, tile_size);
+  if (n == 0 || grid == 0) return false;
+  if (n == grid) return true;
+  // One fewer: the grid's partial last tile joins the one before it (never a whole one: a last tile
+  // of 2 tile_size would be two tiles stretched into one).
+  return n + 1 == grid && length % tile_size != 0;
+}
+
+std::uint64_t tile_count_for(const ContainerHeader& h) noexcept {
+  if (!h.merged_edges()) return tile_count_for(h.width, h.height, h.tile_size);
+  return static_cast<std::uint64_t>(h.tiles_across) * h.tiles_down;
 }
 
 std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::span<const float> values,
@@ -289,7 +320,7 @@ std::vector<std::uint8_t> write_container(const ContainerHeader& header, std::sp
   h.payload_crc = crc32c(raw);
   validate_payload_fields(h);
   const std::string header_bytes = to_proto(h).SerializeAsString();
-  return detail::assemble(kContainerMagic, 1,
+  return detail::assemble(kContainerMagic, h.merged_edges() ? 4 : 1,
                           std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
                           frame);
 }
@@ -350,7 +381,7 @@ std::vector<std::uint8_t> write_quantized_container(const ContainerHeader& heade
   if (header_bytes.size() > kKind.max_header_bytes) {
     fail(FormatErrorCode::kInvalidArgument, "container header would be " + str(header_bytes.size()) + " bytes");
   }
-  return detail::assemble(kContainerMagic, per_tile ? 3 : 2,
+  return detail::assemble(kContainerMagic, h.merged_edges() ? 4 : per_tile ? 3 : 2,
                           std::span(reinterpret_cast<const std::uint8_t*>(header_bytes.data()), header_bytes.size()),
                           coded);
 }

@@ -19,10 +19,11 @@
 namespace msinr::format {
 
 // kContainerMagic: format/magic.hpp.
-// Version 2 adds the quantized payload, version 3 per-tile levels (quantized only). Each file is
-// written at the oldest version that holds it (fp16: 1; one level for every tile: 2), byte for byte
+// Version 2 adds the quantized payload, version 3 per-tile levels (quantized only), version 4 edge
+// tiles merged into their neighbours (tiles_across / tiles_down). Each file is written at the oldest
+// version that holds it (fp16: 1; one level for every tile: 2; per-tile levels: 3), byte for byte
 // as before, so older readers keep reading what they could.
-inline constexpr std::uint16_t kContainerVersion = 3;
+inline constexpr std::uint16_t kContainerVersion = 4;
 // Most levels a version-3 container lets its tiles choose from.
 inline constexpr std::uint32_t kMaxTileLevels = 64;
 // Zstd level write_container uses unless told otherwise (payloads are a few KB: the best is cheap).
@@ -49,7 +50,7 @@ struct ContainerHeader {
   std::uint32_t level = 0;                  // the model's level index the tiles were fitted from
   Precision precision = Precision::kFp16;
   std::uint32_t steps = 0;            // encoder's optimizer steps per tile (informational)
-  std::uint32_t tile_count = 0;       // must equal tile_count_for(width, height, tile_size)
+  std::uint32_t tile_count = 0;       // must equal tile_count_for(*this)
   std::uint32_t values_per_tile = 0;  // surviving weights + biases of the level
   // Filled in by write_container (any value given is ignored) and by the readers.
   std::uint64_t payload_raw_size = 0;         // tile_count * values_per_tile * 2
@@ -65,6 +66,13 @@ struct ContainerHeader {
   // encoder was asked for (it need not be in the set); each tile's own level is in the payload.
   std::vector<std::uint32_t> tile_level_set;
   std::vector<std::uint32_t> level_group_sizes;
+  // Edge tiles merged (version 4; both 0 otherwise: the grid): tiles across and down. Along an axis
+  // of n tiles the first n - 1 are tile_size long and the last holds the rest, which may then be up
+  // to 2 tile_size - 1 long (valid_tiles_along). The codec's layout: codec/tiling.hpp.
+  std::uint32_t tiles_across = 0;
+  std::uint32_t tiles_down = 0;
+
+  bool merged_edges() const { return tiles_across != 0 || tiles_down != 0; }
 
   bool per_tile_levels() const { return !tile_level_set.empty(); }
   // Group sizes of the tile_level_set entry `k` (per_tile_levels()), or group_sizes.
@@ -99,6 +107,14 @@ struct ReadLimits {
 
 // ceil(width / tile_size) * ceil(height / tile_size); 0 when any argument is 0.
 std::uint64_t tile_count_for(std::uint32_t width, std::uint32_t height, std::uint32_t tile_size) noexcept;
+// ceil(length / tile_size), the grid's tiles along one axis; 0 when either is 0.
+std::uint32_t grid_tiles_along(std::uint32_t length, std::uint32_t tile_size) noexcept;
+// Whether n tiles may cover `length` pixels along an axis: the first n - 1 whole, the last holding
+// 1 .. 2 tile_size - 1 pixels. That is the grid's count, or one fewer when the grid's last tile is
+// partial (the thin edge then joins the tile before it).
+bool valid_tiles_along(std::uint32_t n, std::uint32_t length, std::uint32_t tile_size) noexcept;
+// The header's tile count: tiles_across * tiles_down when set, else the grid's.
+std::uint64_t tile_count_for(const ContainerHeader& h) noexcept;
 
 // Converts values to fp16 (round to nearest even) and writes a complete container. Throws
 // FormatError(kInvalidArgument) when the header breaks a rule of the format (under the default

@@ -63,6 +63,11 @@ struct EncodeOptions {
   // Per-tile levels. kAuto (per-tile levels wherever they apply) since 2026-12-02: on 30 validation
   // images they need 5.6% fewer bits than one level per image for the same PSNR (docs/results.md).
   TileLevels tile_levels = TileLevels::kAuto;
+  // Thin edges join their neighbour: where the last tile of a row or column would hold fewer than a
+  // quarter of the model's tile, its pixels go to the tile before it, which is fitted over them on
+  // a slightly denser grid (container version 4; images whose sides need no merge are written as
+  // before). false: the grid, every edge its own tile. On validation crops it saves ... (docs/results.md).
+  bool merge_edges = true;
   // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's (before
   // the refit wins some of it back). 0.5 dB, chosen on validation (docs/results.md): at equal rate it
   // beats 0.1 dB by 0.2-0.3 dB, since coarser steps on a denser level beat fine steps on a sparser one.

@@ -142,7 +142,9 @@ struct Info {
   std::string model_id;       // hex; must match the decoding Model's id()
   std::size_t file_bytes = 0;
   double bpp = 0.0;
-  int tiles = 0;              // tiles the image was cut into
+  int tiles = 0;              // tiles the image was cut into: tiles_across x tiles_down
+  int tiles_across = 0, tiles_down = 0;
+  bool merged_edges = false;  // a thin edge joined its neighbouring tile (container version 4)
   int values_per_tile = 0;    // values each tile stores (with per-tile levels: the most a tile stores)
   std::string payload;        // "quantized" or "fp16"
   // Per-tile levels (container version 3, --tile-levels adaptive): the levels the tiles were fitted

@@ -156,7 +156,7 @@ def encode(image: Any, level: Optional[int] = None, bpp: Optional[float] = None,
     Encoder.encode's result says target_met); else the model's default level. steps: Adam steps per tile. model: a Model (default: built-in).
     progress(done, total): called as tiles finish, from worker threads holding the GIL; return
     False to cancel (CancelledError); an exception it raises cancels and propagates.
-    options: other EncodeOptions fields: lr (0: the model's), lr_schedule ('constant', 'cosine'), tile_levels ('auto', the default: per-tile levels where they apply; 'uniform'; 'adaptive'),
+    options: other EncodeOptions fields: lr (0: the model's), lr_schedule ('constant', 'cosine'), tile_levels ('auto', the default: per-tile levels where they apply; 'uniform'; 'adaptive'), merge_edges (True: thin edges join their neighbour tile),
     pixel_fraction (each step on this fraction of a tile's pixels, 1), threads (0: all cores),
     device ('auto', 'cpu', 'cuda', 'reference'), bits (0: quantized, the default; 16: fp16),
     quant_loss_db (quantized: largest PSNR loss against the fit, 0.5), refit_steps (20),

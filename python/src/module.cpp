@@ -219,6 +219,9 @@ nb::dict read_info(nb::handle data) {
   d["file_bytes"] = i.file_bytes;
   d["bpp"] = i.bpp;
   d["tiles"] = i.tiles;
+  d["tiles_across"] = i.tiles_across;
+  d["tiles_down"] = i.tiles_down;
+  d["merged_edges"] = i.merged_edges;
   d["values_per_tile"] = i.values_per_tile;
   d["payload"] = i.payload;
   return d;
@@ -307,6 +310,8 @@ NB_MODULE(_msinr, m) {
       .def_rw("lr", &msinr::EncodeOptions::lr, "Adam learning rate; 0: the model's rate for the level")
       .def_rw("lr_schedule", &msinr::EncodeOptions::lr_schedule, "LrSchedule.CONSTANT (default) or COSINE")
       .def_rw("tile_levels", &msinr::EncodeOptions::tile_levels, "TileLevels.AUTO (default), UNIFORM or ADAPTIVE")
+      .def_rw("merge_edges", &msinr::EncodeOptions::merge_edges,
+              "True (default): a thin last row or column of tiles joins the tile before it; False: the grid")
       .def_rw("pixel_fraction", &msinr::EncodeOptions::pixel_fraction,
               "each Adam step on a fresh random subset of this fraction of a tile's pixels, (0, 1]")
       .def_rw("refit_steps", &msinr::EncodeOptions::refit_steps, "quantized: Adam steps of quantization-aware refit (0: none)")

@@ -10,6 +10,7 @@
 #include "imageio/image_io.hpp"
 #include "codec/metrics.hpp"
 #include "codec/model.hpp"
+#include "codec/tiling.hpp"
 #include "tools/checkpoint.hpp"
 #include "codec_test_util.hpp"
 #include "tiny_model.hpp"
@@ -29,13 +30,14 @@ const Model& test_model() {
 }
 
 
-// One level for every tile: these tests pin that path's files (the default, kAuto, gives per-tile
-// levels at a fixed level: test_tile_levels.cpp).
+// One level for every tile, on the grid: these tests pin that path's files (the default, kAuto, gives
+// per-tile levels at a fixed level: test_tile_levels.cpp; merged edges: the test below).
 codec::EncodeOptions cpu_options(int level) {
   codec::EncodeOptions o;
   o.level = level;
   o.device = Device::kCpu;
   o.tile_levels = TileLevels::kUniform;
+  o.merge_edges = false;
   return o;
 }
 
@@ -462,6 +464,80 @@ TEST_CASE("codec: -q follows the levels' measured validation PSNR, or their orde
   CHECK_THROWS_AS(m.level_for_quality(101), msinr::Error);
 }
 
+TEST_CASE("codec: merged edges: a thin last column joins its neighbour, and the file decodes to what the encoder measured") {
+  const Model& m = test_model();  // tile 24
+  // 50 = 24 + 24 + 2: the 2-pixel column joins the second (26 pixels, stretched); 37 = 24 + 13 keeps
+  // its 13-pixel row (more than a quarter of a tile).
+  CHECK(merged_tiles_along(50, 24) == 2);
+  CHECK(merged_tiles_along(37, 24) == 2);
+  CHECK(merged_tiles_along(48, 24) == 2);
+  CHECK(merged_tiles_along(10, 24) == 1);
+  CHECK(merged_tiles_along(29, 24) == 1);  // 5 < 6
+  CHECK(merged_tiles_along(30, 24) == 2);  // 6 = a quarter: its own tile
+  const auto rects = tile_rects(50, 37, 24, 2, 2);
+  REQUIRE(rects.size() == 4u);
+  CHECK(rects[1].x0 == 24);
+  CHECK(rects[1].width == 26);
+  CHECK(rects[1].span_x == 26);
+  CHECK(rects[1].span_y == 24);
+  CHECK(rects[3].height == 13);
+  const msinr::Grid g = tile_grid(rects[1]);
+  CHECK(g.col_lo == -1.0f);
+  CHECK(g.col_hi == 1.0f);   // a stretched tile spans its whole square
+  CHECK(g.row_hi == 1.0f);
+  CHECK(tile_grid(rects[3]).row_hi < 0.1f);  // a grid edge keeps the tile's spacing, cut short
+
+  const Image im = codec_test::kodim23_crop(50, 37);
+  codec::EncodeOptions o = cpu_options(2);
+  const EncodeResult grid = encode_image(im, m, o);
+  o.merge_edges = true;
+  const EncodeResult merged = encode_image(im, m, o);
+  CHECK(grid.tiles == 6u);
+  CHECK(merged.tiles == 4u);
+  CHECK(merged.bytes[8] == 4);  // container version 4
+  CHECK(grid.bytes[8] == 2);
+  const ContainerInfo info = read_info(merged.bytes, "mem");
+  CHECK(info.header.tiles_across == 2u);
+  CHECK(info.header.tiles_down == 2u);
+  CHECK(merged.bytes.size() < grid.bytes.size());
+  const Image back = decode_image(merged.bytes, "mem", m);
+  REQUIRE(back.width == 50);
+  REQUIRE(back.height == 37);
+  const double psnr = psnr_8bit(back, im);
+  MESSAGE("grid " << grid.bytes.size() << " bytes " << grid.psnr << " dB; merged " << merged.bytes.size() << " bytes "
+                  << psnr << " dB");
+  CHECK(psnr > 18.0);
+  CHECK(psnr == merged.psnr);  // the encoder rendered the stretched tile as the decoder does
+  DecodeOptions one;
+  one.threads = 1;
+  CHECK(decode_image(merged.bytes, "mem", m, one).pixels == back.pixels);
+  // A resized decode evaluates the stretched tile on the finer grid; at scale 1 it is the native decode.
+  DecodeOptions twice;
+  twice.scale = 2.0;
+  const Image big = decode_image(merged.bytes, "mem", m, twice);
+  CHECK(big.width == 100);
+  CHECK(big.height == 74);
+  DecodeOptions same;
+  same.width = 50;
+  CHECK(decode_image(merged.bytes, "mem", m, same).pixels == back.pixels);
+
+  // Per-tile levels (the default) on merged edges: version 4 holds them too.
+  o.tile_levels = TileLevels::kAdaptive;
+  const EncodeResult adaptive = encode_image(im, m, o);
+  CHECK(adaptive.bytes[8] == 4);
+  CHECK(psnr_8bit(decode_image(adaptive.bytes, "mem", m), im) == adaptive.psnr);
+
+  // Sides that need no merge: the file is the grid's, byte for byte, at its old version.
+  const Image whole = codec_test::kodim23_crop(48, 40);
+  codec::EncodeOptions og = cpu_options(2);
+  og.steps = 10;
+  const EncodeResult a = encode_image(whole, m, og);
+  og.merge_edges = true;
+  const EncodeResult b = encode_image(whole, m, og);
+  CHECK(a.bytes == b.bytes);
+  CHECK(b.bytes[8] == 2);
+}
+
 TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting bit for bit on the CPU") {
   // 50x37 at tile 24 gives all four tile sizes (24x24, 2x24, 24x13, 2x13), so the grouping by size,
   // the order of the payload and the placement of each tile's reconstruction are all exercised.
@@ -495,6 +571,15 @@ TEST_CASE("codec: batched tile fitting (the GPU's path) equals per-tile fitting 
   const EncodeResult adaptive_batched = encode_image(im, m, o);
   CHECK(adaptive_batched.bytes == adaptive_per_tile.bytes);
   CHECK(adaptive_batched.bytes[8] == 3);  // tiles moved, so the subsets were fitted
+  // Merged edges: the stretched tiles are their own group (their grid spans their own length).
+  o.tile_levels = TileLevels::kUniform;
+  o.merge_edges = true;
+  o.tile_fitting = TileFitting::kPerTile;
+  const EncodeResult merged_per_tile = encode_image(im, m, o);
+  o.tile_fitting = TileFitting::kBatched;
+  const EncodeResult merged_batched = encode_image(im, m, o);
+  CHECK(merged_batched.bytes == merged_per_tile.bytes);
+  CHECK(merged_batched.tiles == 4u);
 }
 
 TEST_CASE("codec: a model with frozen biases encodes, decodes, and its files carry exactly its kept weights") {

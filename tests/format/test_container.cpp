@@ -170,11 +170,11 @@ TEST_CASE("format: container: foreign files, magic and versions") {
   CHECK(error_of([&] { f::read_container(model); }, &message) == Code::kCorrupt);
   CHECK(message.find("model file") != std::string::npos);
 
-  Bytes v4 = small_container();
-  v4[8] = 4;
-  CHECK(error_of([&] { f::read_container(v4); }, &message) == Code::kUnsupported);
-  CHECK(message == "container format version 4 is newer than this msinr supports (3)");
-  CHECK(error_of([&] { f::peek_header(v4); }) == Code::kUnsupported);
+  Bytes v5 = small_container();
+  v5[8] = 5;
+  CHECK(error_of([&] { f::read_container(v5); }, &message) == Code::kUnsupported);
+  CHECK(message == "container format version 5 is newer than this msinr supports (4)");
+  CHECK(error_of([&] { f::peek_header(v5); }) == Code::kUnsupported);
   Bytes v258 = small_container();
   v258[9] = 1;  // 0x0101 = 257: little-endian
   CHECK(error_of([&] { f::read_container(v258); }, &message) == Code::kUnsupported);
@@ -306,4 +306,56 @@ TEST_CASE("format: the worked example in docs/format.md is byte exact") {
   CHECK(c.header == h);
   // A 4-byte payload is stored as a raw zstd block, so this holds for any zstd version.
   CHECK(f::write_container(h, c.values) == expected);
+}
+
+TEST_CASE("format: container: merged edges (version 4) and the counts an axis may have") {
+  // The grid's count along an axis, or one fewer when its last tile is partial.
+  CHECK(f::grid_tiles_along(5, 2) == 3u);
+  CHECK(f::grid_tiles_along(4, 2) == 2u);
+  CHECK(f::grid_tiles_along(0, 2) == 0u);
+  CHECK(f::valid_tiles_along(3, 5, 2));
+  CHECK(f::valid_tiles_along(2, 5, 2));   // the last tile holds 3 = 2 x 2 - 1
+  CHECK_FALSE(f::valid_tiles_along(1, 5, 2));
+  CHECK_FALSE(f::valid_tiles_along(4, 5, 2));
+  CHECK(f::valid_tiles_along(2, 4, 2));
+  CHECK_FALSE(f::valid_tiles_along(1, 4, 2));  // two whole tiles are never stretched into one
+  CHECK(f::valid_tiles_along(1, 1, 128));
+  CHECK_FALSE(f::valid_tiles_along(0, 1, 128));
+  CHECK(f::valid_tiles_along(1, 130, 128));
+  CHECK_FALSE(f::valid_tiles_along(1, 256, 128));
+
+  // Written at version 4 exactly when the counts are set; they read back as written.
+  f::ContainerHeader h = small_header();  // 5x3 in tiles of 2: a 3x2 grid
+  CHECK(small_container()[8] == 1);
+  h.tiles_across = 2;
+  h.tiles_down = 1;
+  h.tile_count = 2;
+  const Bytes merged = f::write_container(h, small_values(2u * h.values_per_tile));
+  CHECK(merged[8] == 4);
+  const f::Container back = f::read_container(merged);
+  CHECK(back.header.tiles_across == 2u);
+  CHECK(back.header.tiles_down == 1u);
+  CHECK(back.header.merged_edges());
+  CHECK(f::tile_count_for(back.header) == 2u);
+  h.precision = f::Precision::kQuantized;
+  h.group_sizes = {5, 2};
+  h.quant_steps = {0.01f, 0.002f};
+  const Bytes quantized = f::write_quantized_container(h, std::vector<std::int32_t>(14, 1));
+  CHECK(quantized[8] == 4);
+  CHECK(f::read_container(quantized).symbols == std::vector<std::int32_t>(14, 1));
+
+  // The writer refuses what a reader would: a count that cannot cover the side, one axis set alone,
+  // a tile count that is not across x down.
+  f::ContainerHeader bad = small_header();
+  bad.tiles_across = 1;
+  bad.tiles_down = 1;
+  bad.tile_count = 1;
+  CHECK(error_of([&] { f::write_container(bad, small_values(bad.values_per_tile)); }) == Code::kInvalidArgument);
+  bad.tiles_across = 2;
+  bad.tiles_down = 0;
+  bad.tile_count = 2;
+  CHECK(error_of([&] { f::write_container(bad, small_values(2u * bad.values_per_tile)); }) == Code::kInvalidArgument);
+  bad.tiles_down = 1;
+  bad.tile_count = 6;
+  CHECK(error_of([&] { f::write_container(bad, small_values(6u * bad.values_per_tile)); }) == Code::kInvalidArgument);
 }

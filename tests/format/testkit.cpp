@@ -318,6 +318,32 @@ std::vector<CorpusCase> make_corpus() {
         edit_container(tc, [](pb::ContainerHeader& x) { x.set_tile_level_set(1, 0); }), true);
     add(C + "bad-corrupt-tile-levels-sizes",
         edit_container(tc, [](pb::ContainerHeader& x) { x.set_level_group_sizes(0, 9); }), true);
+    // Merged edges are a version-4 feature: a version-3 file that claims them is damaged.
+    add(C + "bad-corrupt-merged-edges-in-v3", edit_container(tc, [](pb::ContainerHeader& x) {
+          x.set_tiles_across(3);
+          x.set_tiles_down(2);
+        }), true);
+  }
+  {
+    // Version 4: merged edges. 5x3 in tiles of 2 is a 3x2 grid; merged, 2x1 (the last column holds
+    // 3 pixels, the only row 3).
+    f::ContainerHeader h = small_header();
+    h.tiles_across = 2;
+    h.tiles_down = 1;
+    h.tile_count = 2;
+    const Bytes mc = f::write_container(h, small_values(2u * h.values_per_tile));
+    add(C + "ok-merged-edges", mc, true);
+    h.precision = f::Precision::kQuantized;
+    h.group_sizes = {5, 2};
+    h.quant_steps = {0.01f, 0.002f};
+    std::vector<std::int32_t> q(2u * h.values_per_tile);
+    for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<std::int32_t>(i % 5) - 2;
+    add(C + "ok-merged-edges-quantized", f::write_quantized_container(h, q), true);
+    // One tile across cannot cover 5 pixels in tiles of 2 (its last would hold 5 > 2 x 2 - 1).
+    add(C + "bad-corrupt-merged-edges-counts", edit_container(mc, [](pb::ContainerHeader& x) {
+          x.set_tiles_across(1);
+          x.set_tile_count(1);
+        }), true);
   }
   add(C + "bad-corrupt-empty", {}, false);
   add(C + "bad-corrupt-png", Bytes{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'}, true);
@@ -331,8 +357,8 @@ std::vector<CorpusCase> make_corpus() {
   }
   {
     Bytes v = c;
-    v[8] = 4;
-    add(C + "bad-unsupported-version-4", v, true);
+    v[8] = static_cast<std::uint8_t>(f::kContainerVersion + 1);
+    add(C + "bad-unsupported-version-" + std::to_string(f::kContainerVersion + 1), v, true);
     v[8] = 0;
     add(C + "bad-corrupt-version-0", v, false);
     Bytes l = c;

@@ -73,6 +73,8 @@ std::string payload_settings(const codec::EncodeOptions& d) {
   std::string sampling = d.pixel_fraction < 1.0 ? ",pixel_fraction=" + num(d.pixel_fraction, 4) : std::string();
   if (d.refit_pixel_fraction < 1.0) sampling += ",refit_pixel_fraction=" + num(d.refit_pixel_fraction, 4);
   if (codec::per_tile_levels(d)) sampling += ",tile_levels=adaptive";
+  // Named since edges merge by default (2026-12-02), so folders measured with grid edges do not mix.
+  if (d.merge_edges) sampling += ",edge_tiles=merge";
   return "quant_loss=" + num(d.quant_loss_db, 3) + ",refit_steps=" + std::to_string(d.refit_steps) +
          ",refit_lr=" + (d.refit_lr > 0.0f ? num(static_cast<double>(d.refit_lr), 7) : std::string("fit/300")) + sampling;
 }
