@@ -160,6 +160,22 @@ def test_adaptive_tile_levels_decode_to_the_reported_psnr(kodim, model):
     assert msinr.Encoder(model, level=level, tile_levels="auto", bits=16, **FAST).encode(image).bytes[8] == 1
 
 
+def test_merged_edges_by_default_and_in_info(kodim, model):
+    image = np.ascontiguousarray(kodim[0:136, 0:200])  # 136 = 128 + 8: the 8-pixel row joins the tile above
+    merged = msinr.Encoder(model, tile_levels="uniform", **FAST).encode(image)
+    grid = msinr.Encoder(model, tile_levels="uniform", merge_edges=False, **FAST).encode(image)
+    assert msinr.EncodeOptions().merge_edges is True
+    assert merged.bytes[8] == 4 and grid.bytes[8] == 2
+    assert merged.tiles == 2 and grid.tiles == 4
+    assert len(merged.bytes) < len(grid.bytes)
+    info = msinr.info(merged.bytes)
+    assert (info["tiles_across"], info["tiles_down"], info["merged_edges"]) == (2, 1, True)
+    assert msinr.info(grid.bytes)["merged_edges"] is False
+    decoded = msinr.decode(merged.bytes, model=model)
+    mse = np.mean((decoded.astype(np.float64) - image.astype(np.float64)) ** 2)
+    assert abs(10 * np.log10(255.0 ** 2 / mse) - merged.psnr) < 1e-9
+
+
 def test_strided_input_equals_contiguous(kodim):
     big = kodim[0:128, 0:128]  # itself a view into the full image: row stride 768*3
     views = {

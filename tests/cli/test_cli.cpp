@@ -204,6 +204,37 @@ TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and de
   CHECK(r.out.find("auto (default)") != std::string::npos);
 }
 
+TEST_CASE("encode --edge-tiles: thin edges merge by default (version 4, named by info); grid keeps every edge") {
+  TempDir dir;
+  const std::string in = make_png(dir, 140, 60);  // 140 = 128 + 12: the 12-pixel column joins the first tile
+  Run r = run("encode " + in + " " + (dir / "m.msinr") + " --level 2 --steps 3 --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"tiles\": 1") != std::string::npos);
+  const auto merged = msinr::codec::read_file(dir / "m.msinr");
+  REQUIRE(merged.size() > 8);
+  CHECK(merged[8] == 4);
+  r = run("encode " + in + " " + (dir / "g.msinr") + " --level 2 --steps 3 --edge-tiles grid --json");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"tiles\": 2") != std::string::npos);
+  const auto grid = msinr::codec::read_file(dir / "g.msinr");
+  CHECK(grid[8] != 4);
+  CHECK(merged.size() < grid.size());
+  r = run("info " + (dir / "m.msinr"));
+  CHECK(r.out.find("1 tiles (1x1, thin edges merged) of 128") != std::string::npos);
+  r = run("info " + (dir / "m.msinr") + " --json");
+  CHECK(r.out.find("\"merged_edges\": true") != std::string::npos);
+  r = run("info " + (dir / "g.msinr"));
+  CHECK(r.out.find("2 tiles (2x1) of 128") != std::string::npos);
+  r = run("decode " + (dir / "m.msinr") + " " + (dir / "m.png"));
+  CHECK(r.code == 0);
+  CHECK(fs::exists(dir / "m.png"));
+  r = run("encode " + in + " " + (dir / "x.msinr") + " --edge-tiles overlap");
+  CHECK(r.code == 2);
+  CHECK_FALSE(fs::exists(dir / "x.msinr"));
+  r = run("encode --help");
+  CHECK(r.out.find("--edge-tiles") != std::string::npos);
+}
+
 TEST_CASE("the CUDA runtime is loaded only when a GPU is asked for or present: the backend is a plugin") {
   // LD_DEBUG=files makes the dynamic loader name every library it maps, dlopen'ed ones included.
   TempDir dir;
