@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   o.threads = 1;
   o.level = 1;
   o.bits = 16;
+  o.merge_edges = false;  // the seeds made before merged edges, unchanged
   const auto fp16 = encode_image(random_image(12, 10, 3, 8), m, o).bytes;
   o.bits = 0;
   o.level = 0;
@@ -84,6 +85,15 @@ int main(int argc, char** argv) {
       for (std::size_t k = 0; k < stored_indices(m, l).size(); ++k) symbols.push_back(static_cast<std::int32_t>((t + k) % 5) - 2);
     }
     put(root / "codec" / "tile-levels-native", with_size(0, 0, msinr::format::write_quantized_container(h, symbols, levels)));
+  }
+  {
+    // Version 4: 17x9 in tiles of 8 merges the 1-pixel column and row into their neighbours (2 x 1 tiles).
+    EncodeOptions om = o;
+    om.merge_edges = true;
+    om.tile_levels = msinr::TileLevels::kUniform;
+    const auto merged = encode_image(random_image(17, 9, 3, 10), m, om).bytes;
+    put(root / "codec" / "merged-edges-native", with_size(0, 0, merged));
+    put(root / "codec" / "merged-edges-30x20", with_size(30, 20, merged));
   }
   put(root / "codec" / "fp16-native", with_size(0, 0, fp16));
   put(root / "codec" / "fp16-width-40", with_size(40, 0, fp16));
