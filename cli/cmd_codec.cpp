@@ -172,6 +172,10 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
                                    : ("no level reaches " + std::to_string(o.target_psnr).substr(0, 6) + " dB").c_str(),
                   got_bpp, r.psnr, r.level, keep ? ", written (--best-effort)" : "; nothing written (--best-effort keeps it)");
     note("msinr: " + in_name + ": " + buf);
+    // A merged edge caps the densest level's quality a little (one network over more pixels).
+    if (o.target_psnr > 0 && msinr::read_info(r.bytes.data(), r.bytes.size(), in_name).merged_edges)
+      note("msinr: " + in_name + ": its thin edges were merged into their neighbours; --edge-tiles grid reaches "
+           "higher quality, at many more bits");
   }
   if (!keep) {
   } else if (is_stdio(output)) {

@@ -41,9 +41,10 @@ def model() -> msinr.Model:
 
 
 def three_tiles(kodim, model) -> np.ndarray:
-    """A strip three tiles wide and 16 pixels tall: two whole-width tiles and a narrow one (cheap)."""
+    """A strip three tiles wide and 16 pixels tall: two whole-width tiles and a narrow one (cheap; 40
+    pixels, more than the quarter of a tile below which an edge would join its neighbour)."""
     t = model.tile_size
-    return np.ascontiguousarray(kodim[100:116, 100:100 + 2 * t + 8])
+    return np.ascontiguousarray(kodim[100:116, 100:100 + 2 * t + 40])
 
 
 # --- model and round trip --------------------------------------------------------------------
@@ -96,7 +97,8 @@ def test_decode_sizes(encoded):
 def test_info_fields(encoded, model):
     i = msinr.info(encoded)
     assert set(i) == {"width", "height", "level", "tile_size", "steps", "model_id", "file_bytes", "bpp", "tiles",
-                      "values_per_tile", "payload"}
+                      "tiles_across", "tiles_down", "merged_edges", "values_per_tile", "payload"}
+    assert (i["tiles_across"], i["tiles_down"], i["merged_edges"]) == (1, 1, False)
     assert (i["width"], i["height"], i["steps"]) == (32, 32, 8)
     assert i["level"] == model.default_level
     assert i["tile_size"] == model.tile_size
