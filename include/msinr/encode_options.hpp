@@ -65,8 +65,9 @@ struct EncodeOptions {
   TileLevels tile_levels = TileLevels::kAuto;
   // Thin edges join their neighbour: where the last tile of a row or column would hold fewer than a
   // quarter of the model's tile, its pixels go to the tile before it, which is fitted over them on
-  // a slightly denser grid (container version 4; images whose sides need no merge are written as
-  // before). false: the grid, every edge its own tile. On validation crops it saves ... (docs/results.md).
+  // a grid up to 1.25x denser (container version 4; images whose sides need no merge are written as
+  // before). On validation crops with 8-24-pixel edges: 47-60% fewer bits at equal PSNR, for a
+  // densest level 0.9-2.3 dB lower (docs/results.md, "Odd sizes"). false: every edge its own tile.
   bool merge_edges = true;
   // Quantized payload: the decoded 8-bit PSNR may fall at most this far below the float fit's (before
   // the refit wins some of it back). 0.5 dB, chosen on validation (docs/results.md): at equal rate it
