@@ -527,6 +527,23 @@ TEST_CASE("codec: merged edges: a thin last column joins its neighbour, and the 
   CHECK(adaptive.bytes[8] == 4);
   CHECK(psnr_8bit(decode_image(adaptive.bytes, "mem", m), im) == adaptive.psnr);
 
+  // fp16 and a target search on merged edges: version 4 as well, decoding to what was reported.
+  codec::EncodeOptions of = cpu_options(2);
+  of.merge_edges = true;
+  of.steps = 10;
+  of.bits = 16;
+  const EncodeResult fp16 = encode_image(im, m, of);
+  CHECK(fp16.bytes[8] == 4);
+  CHECK(fp16.tiles == 4u);
+  CHECK(std::fabs(psnr_8bit(decode_image(fp16.bytes, "mem", m), im) - fp16.fit_psnr) < 0.05);  // fp16 rounding only
+  of.bits = 0;
+  of.level = -1;
+  of.target_bpp = 12.0;
+  const EncodeResult target = encode_image(im, m, of);
+  CHECK(target.bytes[8] == 4);
+  CHECK(target.bytes.size() * 8.0 / (50 * 37) <= 12.0);
+  CHECK(psnr_8bit(decode_image(target.bytes, "mem", m), im) == target.psnr);
+
   // Sides that need no merge: the file is the grid's, byte for byte, at its old version.
   const Image whole = codec_test::kodim23_crop(48, 40);
   codec::EncodeOptions og = cpu_options(2);
