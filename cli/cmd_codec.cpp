@@ -206,7 +206,8 @@ Encoded encode_one(const EncodeArgs& a, const msinr::Model& model, const std::st
     char buf[512];
     std::snprintf(buf, sizeof buf, "%dx%d, %zu bytes, %.3f bpp, PSNR %.2f dB, SSIM %.4f (level %d, %zu tiles, %.1f s)",
                   image.width, image.height, r.bytes.size(), bpp, psnr, ssim, r.level, r.tiles, r.seconds);
-    e.report = in_name + " -> " + out_name + ": " + buf;
+    // A missed target without --best-effort writes nothing: say so rather than name the output.
+    e.report = in_name + (keep ? " -> " + out_name : " (not written)") + ": " + buf;
   }
   return e;
 }

@@ -71,7 +71,7 @@ std::string make_png(const TempDir& dir, int w, int h) {
 
 }  // namespace
 
-TEST_CASE("msinr --help teaches and exits 0; usage errors exit 2") {
+TEST_CASE("msinr --help teaches and exits 0, and usage errors exit 2") {
   Run r = run("--help");
   CHECK(r.code == 0);
   CHECK(r.out.find("fit") != std::string::npos);
@@ -166,9 +166,9 @@ TEST_CASE("encode --effort presets --steps and --pixel-fraction, and an explicit
   CHECK(r.code == 2);
 }
 
-TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and decode reads; refused where it cannot apply") {
+TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and decode reads, and refused where it cannot apply") {
   TempDir dir;
-  const std::string in = make_png(dir, 200, 140);  // 2 x 2 tiles of the built-in model's 128, three of them edge tiles
+  const std::string in = make_png(dir, 200, 170);  // 2 x 2 tiles of the built-in model's 128, three of them edge tiles
   const std::string out = dir / "x.msinr";
   Run r = run("encode " + in + " " + out + " --level 2 --tile-levels adaptive --steps 5 --json");
   REQUIRE(r.code == 0);
@@ -204,7 +204,7 @@ TEST_CASE("encode --tile-levels adaptive: per-tile levels that info names and de
   CHECK(r.out.find("auto (default)") != std::string::npos);
 }
 
-TEST_CASE("encode --edge-tiles: thin edges merge by default (version 4, named by info); grid keeps every edge") {
+TEST_CASE("encode --edge-tiles: thin edges merge by default (version 4, named by info), and grid keeps every edge") {
   TempDir dir;
   const std::string in = make_png(dir, 140, 60);  // 140 = 128 + 12: the 12-pixel column joins the first tile
   Run r = run("encode " + in + " " + (dir / "m.msinr") + " --level 2 --steps 3 --json");
@@ -366,6 +366,11 @@ TEST_CASE("train, eval, encode, decode, info: the whole command line on a tiny m
   CHECK(r.out.find("target not met") != std::string::npos);
   CHECK(r.out.find("\"target_met\": false") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "t.msinr"));
+  // The summary line does not name an output that was not written.
+  r = run("encode " + in + " " + (dir / "t.msinr") + " --model " + model + " --bpp 0.01");
+  CHECK(r.code == 3);
+  CHECK(r.out.find("(not written)") != std::string::npos);
+  CHECK(r.out.find("t.msinr:") == std::string::npos);
   // ...unless --best-effort, which keeps the closest file and exits 0.
   r = run("encode " + in + " " + (dir / "t.msinr") + " --model " + model + " --psnr 99 --best-effort --json");
   CHECK(r.code == 0);
@@ -401,7 +406,7 @@ TEST_CASE("train --arch ffn: the Fourier-feature network from the command line t
   CHECK_FALSE(fs::exists(dir / "odd.msm"));
 }
 
-TEST_CASE("rd: refused before it runs when BD-rate would be undefined; --json-out writes the JSON lines to a file") {
+TEST_CASE("rd: refused before it runs when BD-rate would be undefined, and --json-out writes the JSON lines to a file") {
   TempDir dir;
   fs::create_directories(dir / "images");
   fs::rename(make_png(dir, 24, 20), dir / "images/a.png");

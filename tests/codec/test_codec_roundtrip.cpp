@@ -160,7 +160,7 @@ TEST_CASE("codec: rate control keeps its promise or says it could not") {
   CHECK_FALSE(encode_image(im, m, o).target_met);
 }
 
-TEST_CASE("codec: a rate-control search reports its level, step and fits; a fixed level reports nothing") {
+TEST_CASE("codec: a rate-control search reports its level, step and fits, and a fixed level reports nothing") {
   const Model& m = test_model();
   const Image im = codec_test::kodim23_crop(48, 48);
   const auto sparse = encode_image(im, m, cpu_options(3));

@@ -69,7 +69,7 @@ TEST_CASE("format: quantized container round-trips random and adversarial symbol
   check_round_trip(h, alphabet);  // every bit-length class
 }
 
-TEST_CASE("format: quantized containers are version 2; fp16 ones stay version 1") {
+TEST_CASE("format: quantized containers are version 2, and fp16 ones stay version 1") {
   CHECK(small_container()[8] == 1);
   const f::ContainerHeader h = quantized_header();
   const Bytes file = f::write_quantized_container(h, laplace_symbols(42, 2.0, 3));
@@ -128,7 +128,7 @@ TEST_CASE("format: every truncation and every bit flip of a quantized container 
   }
 }
 
-TEST_CASE("format: the quantized example in docs/format.md is byte exact; header wire-type rules") {
+TEST_CASE("format: the quantized example in docs/format.md is byte exact, and header wire-type rules") {
   const Bytes expected{
       0x89, 0x4d, 0x53, 0x49, 0x4e, 0x52, 0x0d, 0x0a, 0x02, 0x00, 0x50, 0x00, 0x00, 0x00, 0x08, 0x01,
       0x10, 0x01, 0x18, 0x03, 0x20, 0x10, 0x2a, 0x20, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,

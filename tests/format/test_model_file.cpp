@@ -259,7 +259,7 @@ TEST_CASE("format: model file: w0_hidden is version 2, absent keeps version 1 an
   CHECK(error_of([&] { f::write_model_file(m); }) == Code::kInvalidArgument);
 }
 
-TEST_CASE("format: model file: frozen biases are version 3 with their own id; older versions cannot claim them") {
+TEST_CASE("format: model file: frozen biases are version 3 with their own id, and older versions cannot claim them") {
   f::ModelFile m = small_model();
   const Bytes v1 = f::write_model_file(m);
   m.frozen_biases = true;

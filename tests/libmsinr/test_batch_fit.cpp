@@ -94,7 +94,7 @@ TEST_CASE("fit_batch stops every fit when the callback says so, and checks its i
   CHECK(fit_batch(*backend, arch, mask, grid, none, {}, o).empty());
 }
 
-TEST_CASE("CUDA availability is answered without throwing; a missing GPU is a typed kDevice error") {
+TEST_CASE("CUDA availability is answered without throwing, and a missing GPU is a typed kDevice error") {
   // Runs everywhere (no skip): on a machine without a GPU or driver this is the path users hit.
   const bool available = cuda_backend_available();
   MESSAGE("cuda_backend_available() = " << available);
